@@ -1,0 +1,145 @@
+// reactor: one io_uring per shard thread and the loop that drives it.
+//
+// Contract: a reactor is created, used and destroyed on one thread (its shard).
+// Each loop turn (1) resumes the coroutines made ready by the previous turn,
+// (2) runs the turn hooks (the journal's group commit batches its appends here),
+// (3) submits every queued SQE and waits for at least one completion when nothing
+// is ready, (4) reaps all CQEs, turning them into ready coroutines. Coroutines are
+// never resumed from inside CQE reaping.
+//
+// user_data is a tagged pointer (low 3 bits) to state that outlives its operation:
+//   completion  - a single-shot op awaited by one coroutine
+//   handler     - an object that takes CQEs itself (multishot accept, timers)
+//   ignore      - CQEs nobody needs (linked timeouts, close, msg_ring echoes)
+//   wake        - a cross-shard wake-up (MSG_RING from another ring, or eventfd)
+#pragma once
+
+#include <liburing.h>
+
+#include <atomic>
+#include <coroutine>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ringmta::runtime {
+
+// The state of one single-shot operation; lives in the awaiting coroutine frame.
+struct completion {
+    std::coroutine_handle<> waiter;
+    int result = 0;
+    std::uint32_t flags = 0;
+};
+
+// An object that consumes its own CQEs (multishot operations, timers).
+class cqe_handler {
+public:
+    virtual void handle_cqe(int result, std::uint32_t flags) = 0;
+
+protected:
+    ~cqe_handler() = default;
+};
+
+// Called once per loop turn before the reactor submits and waits.
+class turn_hook {
+public:
+    virtual void before_wait() = 0;
+
+protected:
+    ~turn_hook() = default;
+};
+
+// Called on the shard after another thread woke it (channels, stop requests).
+class wake_listener {
+public:
+    virtual void on_wake() = 0;
+
+protected:
+    ~wake_listener() = default;
+};
+
+enum class user_data_tag : std::uint64_t { completion = 0, handler = 1, ignore = 2, wake = 3 };
+
+inline std::uint64_t tag_pointer(const void* p, user_data_tag tag) {
+    return reinterpret_cast<std::uint64_t>(p) | static_cast<std::uint64_t>(tag);
+}
+
+struct reactor_options {
+    unsigned shard = 0;
+    unsigned entries = 4096;           // SQ size; CQ is twice that
+};
+
+class reactor {
+public:
+    explicit reactor(const reactor_options& options);
+    ~reactor();
+    reactor(const reactor&) = delete;
+    reactor& operator=(const reactor&) = delete;
+
+    // The reactor of the calling thread; asserts that there is one.
+    static reactor& current();
+    static reactor* current_or_null();
+
+    unsigned shard() const { return _shard; }
+    io_uring* ring() { return &_ring; }
+    int ring_fd() const { return _ring.ring_fd; }
+    // How the ring was set up, for the start-up log ("defer_taskrun", "coop_taskrun", "plain").
+    const std::string& setup_mode() const { return _setup_mode; }
+
+    // One SQE, with room guaranteed for `count - 1` more io_uring_get_sqe() calls
+    // before the next submit, so a linked chain never straddles a submit. Never null.
+    io_uring_sqe* sqes(unsigned count);
+    io_uring_sqe* sqe() { return sqes(1); }
+
+    void schedule(std::coroutine_handle<> h) { _ready.push_back(h); }
+
+    // Runs until request_exit() and every ready coroutine has run.
+    void run();
+    void request_exit() { _exit = true; }
+
+    void add_turn_hook(turn_hook* hook) { _turn_hooks.push_back(hook); }
+    void add_wake_listener(wake_listener* listener) { _wake_listeners.push_back(listener); }
+
+    // Wakes `target` (any shard, possibly this one) from this shard's thread:
+    // a MSG_RING SQE on this ring when the kernel has it, else an eventfd write.
+    // Wake-ups coalesce: one pending wake per target.
+    void wake(reactor& target);
+    // Wakes this reactor from any thread (signal handling, start-up): eventfd write.
+    void wake_from_any_thread();
+
+    // Monotonic milliseconds, read once per loop turn.
+    std::uint64_t now_ms() const { return _now_ms; }
+    std::uint64_t refresh_now_ms();
+
+    void task_started() { ++_tasks_live; }
+    void task_finished() { --_tasks_live; }
+    std::size_t tasks_live() const { return _tasks_live; }
+
+private:
+    void setup_ring(unsigned entries);
+    void arm_eventfd_read();
+    void reap();
+    void run_ready();
+    void dispatch_wake();
+
+    io_uring _ring{};
+    unsigned _shard;
+    std::string _setup_mode;
+    bool _msg_ring_supported = false;
+    int _event_fd = -1;
+    std::uint64_t _event_value = 0;
+    std::atomic<bool> _wake_pending{false};
+    bool _wake_seen = false;
+    bool _exit = false;
+    std::uint64_t _now_ms = 0;
+    std::size_t _tasks_live = 0;
+    std::vector<std::coroutine_handle<>> _ready;
+    std::vector<std::coroutine_handle<>> _running;
+    std::vector<turn_hook*> _turn_hooks;
+    std::vector<wake_listener*> _wake_listeners;
+};
+
+std::uint64_t monotonic_ms();
+std::uint64_t unix_ms();
+
+}  // namespace ringmta::runtime
