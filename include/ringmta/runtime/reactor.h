@@ -98,7 +98,9 @@ public:
     void request_exit() { _exit = true; }
 
     void add_turn_hook(turn_hook* hook) { _turn_hooks.push_back(hook); }
+    void remove_turn_hook(turn_hook* hook) { std::erase(_turn_hooks, hook); }
     void add_wake_listener(wake_listener* listener) { _wake_listeners.push_back(listener); }
+    void remove_wake_listener(wake_listener* listener) { std::erase(_wake_listeners, listener); }
 
     // Wakes `target` (any shard, possibly this one) from this shard's thread:
     // a MSG_RING SQE on this ring when the kernel has it, else an eventfd write.

@@ -1,0 +1,101 @@
+// ringmta's configuration: one TOML file, every key with a default, so the daemon
+// starts with no file at all. The main thread loads and validates it at start-up
+// (load_file) and hands each shard a const copy; nothing here runs on a shard's
+// hot path except the noexcept lookups config::find_route and cidr::contains.
+//
+// Errors are config_error exceptions whose what() is exactly
+//   FILE:LINE:COLUMN: KEY: MESSAGE
+// e.g. ringmta.toml:7:20: ingress.max_message_size: "50XB" is not a size (...).
+// KEY is "section.key", routes."domain" for routes, "syntax" for TOML syntax
+// errors and "file" when the file itself cannot be read (reported at 1:1).
+#pragma once
+
+#include <ringmta/config/cidr.h>
+#include <ringmta/config/config_error.h>
+#include <ringmta/config/endpoint.h>
+#include <ringmta/config/units.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ringmta::config {
+
+enum class durability {
+    fsync,   // a 250 waits for the covering fdatasync (DESIGN.md invariant 1)
+    nosync,  // benchmarks only: skips fdatasync; every report must name this mode
+};
+
+struct server_config {
+    std::string hostname;          // default: the machine's host name (gethostname)
+    unsigned shards = 0;           // 0: one per CPU (hardware_concurrency); max 256
+    std::string spool_dir = "var/spool";
+    std::string log_file;          // "": stderr
+    std::string accounting_log;    // "": none
+};
+
+struct ingress_config {
+    std::vector<endpoint> listen;              // default {"127.0.0.1:2525"}; never empty
+    std::vector<cidr> relay_networks;          // default {"127.0.0.0/8", "::1/128"}
+    std::uint64_t max_message_size = 50ull << 20;
+    unsigned max_recipients = 1000;
+    duration_ms idle_timeout = std::chrono::minutes(5);
+    // Readable regular files when set; both TLS files or neither.
+    std::string tls_cert_file, tls_key_file, auth_users_file;
+    unsigned max_connections = 10000;          // per process; more get 421 4.7.0
+    unsigned max_errors = 20;
+};
+
+struct delivery_config {
+    duration_ms retry_min = std::chrono::minutes(1);
+    duration_ms retry_max = std::chrono::hours(1);   // retry_min <= retry_max
+    duration_ms max_age = std::chrono::days(5);
+    unsigned max_connections = 20;                   // per destination, all shards together
+    unsigned max_messages_per_connection = 1000;
+    unsigned max_recipients_per_transaction = 100;
+    duration_ms connect_timeout = std::chrono::seconds(30);
+    duration_ms reply_timeout = std::chrono::minutes(5);    // RFC 5321 4.5.3.2 replies
+    duration_ms data_timeout = std::chrono::minutes(10);    // final reply after the data
+    duration_ms connection_idle_timeout = std::chrono::seconds(2);  // pooled, without work
+    std::string ehlo_name;                           // "": server.hostname
+};
+
+struct journal_config {
+    // Qualified: a member may not change the meaning of the type name in its class.
+    ringmta::config::durability durability = ringmta::config::durability::fsync;
+    std::uint64_t segment_size = 64ull << 20;        // 1MB to 4GB
+};
+
+// A static route: mail for the domain goes to these next hops instead of its MX.
+struct route {
+    std::string domain;              // lower case: "example.net", ".example.net" or "*"
+    std::vector<endpoint> next_hops; // never empty, in the order written
+};
+
+struct config {
+    server_config server;
+    ingress_config ingress;
+    delivery_config delivery;
+    journal_config journal;
+    // [routes] "example.net" = ["127.0.0.2:2626", ...]. "*" is the default route;
+    // ".example.net" matches any subdomain of example.net (not example.net itself).
+    std::vector<route> routes;
+    std::string source;              // the file path, the source name, or "<defaults>"
+
+    // The route for a domain: an exact match (case-insensitive, a trailing dot
+    // ignored), else the longest ".parent" suffix rule, else "*", else nullptr
+    // (deliver by MX). Allocates nothing.
+    const route* find_route(std::string_view domain) const noexcept;
+};
+
+config defaults();
+config load_file(const std::string& path);
+config load_string(std::string_view toml_text, std::string_view source_name);
+
+// The effective settings as a TOML document with comments (for --check-config).
+// Loading it again gives the same settings.
+std::string describe(const config& settings);
+
+}  // namespace ringmta::config

@@ -1,0 +1,104 @@
+// Delivery on one shard (DESIGN.md, delivery): static routes to next hops,
+// per-destination connection pools, pooled client sessions that reuse a
+// connection for many transactions (RSET between), PIPELINING when offered, and
+// per-recipient results: 2xx delivered, 4xx deferred (retry with backoff until
+// max_age, then expired), 5xx failed. Failed and expired recipients get an RFC
+// 3464 DSN to the envelope sender (never for the null sender).
+//
+// Pools: a destination is one [routes] entry. Its max_connections is split over
+// the shards (shard i gets its share; at least one). The lease protocol that
+// makes the limit exact for limits below the shard count comes with the
+// throttle work (DESIGN.md, Scheduling and throttles).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ringmta/config/config.h"
+#include "ringmta/journal/id_generator.h"
+#include "ringmta/journal/journal.h"
+#include "ringmta/observe/accounting_log.h"
+#include "ringmta/queue/scheduler.h"
+#include "ringmta/runtime/notifier.h"
+#include "ringmta/runtime/task.h"
+#include "ringmta/smtp/reply.h"
+
+namespace ringmta::delivery {
+
+struct delivery_stats {
+    std::uint64_t delivered = 0;
+    std::uint64_t deferred = 0;
+    std::uint64_t failed = 0;
+    std::uint64_t expired = 0;
+    std::uint64_t connections = 0;
+    std::uint64_t transactions = 0;
+    std::uint64_t bounces = 0;
+};
+
+class engine {
+public:
+    engine(const config::config& cfg, journal::journal& log, journal::id_generator& ids,
+           observe::accounting_log* accounting, unsigned shard, unsigned shards);
+    ~engine();
+    engine(const engine&) = delete;
+    engine& operator=(const engine&) = delete;
+
+    // Routes the recipients (indexes into m->recipients) and queues them.
+    void submit(const queue::message_ptr& m, const std::vector<std::uint32_t>& recipients,
+                std::uint32_t attempts);
+    // The dispatcher: starts connections for ready work and promotes retries.
+    runtime::task<void> run();
+    // Stops starting work; idle connections quit. Transactions in flight finish.
+    void stop();
+    std::size_t connections() const;
+    bool stopping() const { return _stopping; }
+
+    const delivery_stats& stats() const { return _stats; }
+    const config::config& settings() const { return _cfg; }
+    void count_transaction() { ++_stats.transactions; }
+
+    struct pool;
+    struct connection;
+    struct outcome_context;
+
+    // Wakes the dispatcher (a connection closed or went idle).
+    void poke() { _wake.notify(); }
+    bool take(pool& p, queue::job& out) { return take_job(p, out); }
+
+private:
+    friend runtime::task<void> run_connection(engine* e, pool* p);
+    friend struct transaction;
+
+    pool& pool_for(const config::route& route);
+    void start_connections(pool& p);
+    bool take_job(pool& p, queue::job& out);
+    void record(queue::job& j, std::uint32_t recipient, const smtp::reply& r,
+                const outcome_context& where);
+    void finish(queue::job& j, std::uint32_t recipient, journal::outcome_status status,
+                const smtp::reply& r, const outcome_context& where);
+    void settle(pool& p, queue::job& j, std::vector<std::uint32_t>& deferred,
+                const smtp::reply& last, const outcome_context& where);
+    void defer_job(pool& p, queue::job j, const smtp::reply& r, const outcome_context& where);
+    void bounce(const queue::message_ptr& m, std::uint32_t recipient, const smtp::reply& r,
+                journal::outcome_status status, const outcome_context& where);
+    void account(const queue::job& j, std::uint32_t recipient, observe::outcome status,
+                 const smtp::reply& r, const outcome_context& where);
+
+    const config::config& _cfg;
+    journal::journal& _log;
+    journal::id_generator& _ids;
+    observe::accounting_log* _accounting;
+    unsigned _shard;
+    unsigned _shards;
+    queue::scheduler _scheduler;
+    std::unordered_map<std::string, std::unique_ptr<pool>> _pools;
+    runtime::notifier _wake;
+    runtime::timer _timer{_wake};
+    bool _stopping = false;
+    delivery_stats _stats;
+};
+
+}  // namespace ringmta::delivery

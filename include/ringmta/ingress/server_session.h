@@ -1,0 +1,55 @@
+// Ingress: listeners and SMTP server sessions on one shard (DESIGN.md, ingress).
+//
+// One coroutine per connection drives smtp::server_protocol: it reads with the
+// idle timeout, feeds the protocol, and answers pipelined commands in one send.
+// When a message is complete it is appended to the shard's journal and the 250
+// is sent only after durable() reports the covering fdatasync complete
+// (invariant 1). Relay policy: recipients are accepted only from clients inside
+// relay_networks (invariant 4); others get 554 5.7.1 at RCPT.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <unordered_set>
+
+#include "ringmta/config/config.h"
+#include "ringmta/journal/id_generator.h"
+#include "ringmta/journal/journal.h"
+#include "ringmta/queue/scheduler.h"
+#include "ringmta/runtime/acceptor.h"
+#include "ringmta/runtime/task.h"
+#include "ringmta/smtp/server_protocol.h"
+
+namespace ringmta::ingress {
+
+struct ingress_stats {
+    std::uint64_t connections = 0;
+    std::uint64_t messages = 0;
+    std::uint64_t recipients = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t relay_denied = 0;
+};
+
+// What one shard's ingress needs; owned by the shard, outlives every session.
+struct ingress_context {
+    const config::config* cfg = nullptr;
+    smtp::server_settings settings;
+    journal::journal* log = nullptr;
+    journal::id_generator* ids = nullptr;
+    unsigned shard = 0;
+    // Hands a durable message to delivery (same shard).
+    std::function<void(queue::message_ptr)> accepted;
+    ingress_stats stats;
+    std::unordered_set<int> sessions;    // open session sockets, for shutdown
+    std::size_t sessions_max = 10000;    // this shard's share of ingress.max_connections
+    bool stopping = false;
+};
+
+// Accepts connections on `listener` until it is stopped, one session each.
+runtime::task<void> run_listener(ingress_context* ctx, runtime::acceptor* listener);
+runtime::task<void> serve_session(ingress_context* ctx, int fd);
+// Ends every session at its next read (shutdown(SHUT_RD)): sessions then close.
+void end_sessions(ingress_context* ctx);
+
+}  // namespace ringmta::ingress

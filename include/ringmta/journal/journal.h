@@ -1,0 +1,141 @@
+// journal: one shard's segmented append-only log (see DESIGN.md, Journal).
+//
+// Appends made during a reactor turn go into one pending batch; at the end of the
+// turn (turn_hook) the batch becomes one write plus one fdatasync, and when that
+// completes every coroutine waiting on a record of the batch resumes. One batch
+// is in flight at a time; appends made meanwhile form the next batch (group
+// commit). A 250 may be sent only after durable(ticket) resumed with 0.
+//
+// A failed write or fdatasync is a storage integrity error: the journal never
+// retries an fsync. It logs and ends the process; waiting sessions never get a
+// 250, and recovery on restart takes over (STYLE.md, "Three kinds of failure").
+//
+// Reclaim (first cut): segments are removed oldest first once no live message
+// remains in them; compaction of pinned segments comes with the journal work.
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ringmta/journal/record.h"
+#include "ringmta/journal/recovery.h"
+#include "ringmta/journal/segment_io.h"
+#include "ringmta/runtime/reactor.h"
+
+namespace ringmta::journal {
+
+struct journal_options {
+    std::string directory;               // this shard's folder, e.g. var/spool/shard-0
+    unsigned shard = 0;
+    std::uint64_t segment_bytes = 64ull << 20;
+    bool sync = true;                    // false: benchmarks only (no fdatasync)
+};
+
+struct record_location {
+    std::uint64_t segment_sequence = 0;
+    std::uint64_t offset = 0;            // of the record within the segment
+};
+
+struct journal_stats {
+    std::uint64_t records = 0;
+    std::uint64_t batches = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t segments_created = 0;
+    std::uint64_t segments_removed = 0;
+    std::uint64_t largest_batch_records = 0;
+};
+
+class journal final : public runtime::turn_hook, public append_target {
+public:
+    journal(journal_options options, segment_io& io);
+    ~journal();
+    journal(const journal&) = delete;
+    journal& operator=(const journal&) = delete;
+
+    // Start-up, on the shard before it serves: replays every segment in order into
+    // `into`, then starts a fresh segment for appends (a segment written before a
+    // crash is never appended to again). Returns "" or an error naming the file.
+    std::string open(recovery& into);
+    // A recovered message that is still live pins its segment.
+    void pin_segment(std::uint64_t segment_sequence);
+
+    // Appends return a ticket: durable(ticket) resumes once the record is on disk.
+    std::uint64_t append_message(const message_view& m, record_location* where);
+    std::uint64_t append_outcome(const outcome_record& o);
+    std::uint64_t append_attempt(const attempt_record& a);
+    std::uint64_t last_ticket() const { return _appended; }
+
+    // The message stored in `segment_sequence` is finished once the records up to
+    // `ticket` are durable; its segment may then be reclaimed.
+    void unpin_segment(std::uint64_t segment_sequence, std::uint64_t ticket);
+
+    auto durable(std::uint64_t ticket) {
+        struct awaiter {
+            journal& _j;
+            std::uint64_t _ticket;
+            int _result = 0;
+            bool await_ready() const noexcept { return _j._durable >= _ticket; }
+            void await_suspend(std::coroutine_handle<> h) {
+                _j._waiters.push_back({_ticket, h, &_result});
+            }
+            int await_resume() const noexcept { return _result; }
+        };
+        return awaiter{*this, ticket};
+    }
+
+    void before_wait() override;
+    void append_done(int result) override;
+
+    const journal_stats& stats() const { return _stats; }
+    const std::string& directory() const { return _options.directory; }
+
+private:
+    struct chunk {
+        std::uint64_t segment_sequence = 0;
+        int fd = -1;
+        std::uint64_t offset = 0;        // where `data` starts in the segment
+        std::string data;
+        std::uint64_t last_ticket = 0;
+    };
+    struct segment_state {
+        int fd = -1;
+        std::uint64_t write_offset = 0;  // next byte assigned to an append
+        std::uint64_t pins = 0;          // live messages stored in it
+    };
+    struct waiter {
+        std::uint64_t ticket;
+        std::coroutine_handle<> handle;
+        int* result;
+    };
+    struct release {
+        std::uint64_t ticket;
+        std::uint64_t segment_sequence;
+    };
+
+    chunk& reserve(std::size_t bytes);
+    void roll();
+    void start_next_chunk();
+    void wake_waiters();
+    void reclaim();
+    std::string segment_name(std::uint64_t sequence) const;
+
+    journal_options _options;
+    segment_io& _io;
+    std::map<std::uint64_t, segment_state> _segments;   // by sequence, oldest first
+    std::uint64_t _current = 0;                          // sequence appends go to
+    std::deque<chunk> _pending;                          // next batch, per segment
+    std::deque<chunk> _in_flight;                        // the batch being written
+    bool _writing = false;
+    std::uint64_t _appended = 0;                         // tickets handed out
+    std::uint64_t _durable = 0;                          // tickets on disk
+    std::vector<waiter> _waiters;
+    std::deque<release> _releases;
+    journal_stats _stats;
+};
+
+}  // namespace ringmta::journal

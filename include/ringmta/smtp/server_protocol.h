@@ -1,0 +1,137 @@
+// The server side of an SMTP session (RFC 5321, with RFC 1869 ESMTP, 1870 SIZE,
+// 2034 ENHANCEDSTATUSCODES, 2920 PIPELINING, 6152 8BITMIME), sans I/O: bytes in,
+// replies and events out. The ingress session coroutine and ringmta-sink drive it
+// from their shard; it never reads a socket, a file or a clock. Memory is bounded:
+// a command line by command_line_max (the caller holds at most that much), content
+// by message_bytes_max, the envelope by recipients_max.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ringmta/smtp/command.h"
+#include "ringmta/smtp/dot.h"
+#include "ringmta/smtp/reply.h"
+
+namespace ringmta::smtp {
+
+struct server_settings {
+    std::string hostname = "localhost";
+    // RFC 5321 4.5.3.1.4, incl. CRLF; longer: "500 5.5.2 Line too long", line discarded.
+    std::size_t command_line_max = 512;
+    // DATA lines incl. CRLF; longer lines are kept exact and only flagged
+    // (server_protocol::pending_line_too_long()); the DATA reply stays 250.
+    std::size_t text_line_max = 1000;
+    // Advertised with SIZE; MAIL SIZE= over it: 552 5.3.4; content over it is read to
+    // the end of data (not stored), then 552 5.3.4.
+    std::uint64_t message_bytes_max = 50u << 20;
+    std::size_t recipients_max = 1000;  // more: 452 4.5.3 Too many recipients
+    // Bad commands (500/501/502/503/555 replies) before "421 4.7.0 Too many errors".
+    std::size_t errors_max = 20;
+    // DATA with a bare LF/CR: after the end of data "550 5.6.11", message dropped.
+    bool reject_bare_lf = true;
+    // Extensions the caller can honour; advertised and accepted only when true.
+    bool offer_smtputf8 = false;  // RFC 6531: SMTPUTF8 parameter, UTF-8 mailboxes
+    bool offer_dsn = false;       // RFC 3461: RET, ENVID, NOTIFY, ORCPT
+};
+
+struct envelope {
+    std::string helo;  // EHLO/HELO argument
+    bool esmtp = false;
+    std::string mail_from;  // "" for the null sender
+    mail_params mail;
+    std::vector<std::string> rcpt_to;
+    std::vector<rcpt_params> rcpt;
+};
+
+class server_hooks {
+public:
+    virtual ~server_hooks() = default;
+    // Return std::nullopt to accept (250 2.1.0 / 250 2.1.5), or a reply to refuse with.
+    // During check_mail, env.mail holds this command's parameters.
+    virtual std::optional<reply_spec> check_mail(const envelope& env,
+                                                 std::string_view mailbox) = 0;
+    virtual std::optional<reply_spec> check_rcpt(const envelope& env,
+                                                 std::string_view mailbox) = 0;
+    // Trace header(s) (e.g. "Received: ...\r\n") prepended to the content when DATA
+    // starts.
+    virtual std::string trace_headers(const envelope& env) = 0;
+};
+
+class server_protocol {
+public:
+    server_protocol(const server_settings& settings, server_hooks& hooks);
+
+    void greet(std::string& out);  // "220 <hostname> ESMTP ringmta\r\n"
+
+    enum class event { need_more, message, close };
+    struct feed_result {
+        std::size_t consumed;
+        server_protocol::event event;
+    };
+
+    // Consumes bytes from `in` and appends every reply to `out`. Returns need_more when
+    // all complete input is consumed except a trailing partial line (consumed <
+    // in.size(): the caller keeps the rest and calls again with more appended). A
+    // partial line already over command_line_max is answered with 500 5.5.2 and
+    // consumed, and the rest of it discarded up to its LF. Returns `message` right
+    // after a message's terminating CRLF.CRLF was consumed and the content is
+    // acceptable: NO reply is written for it yet; the caller makes it durable, then
+    // calls message_done(); bytes after the terminator are left unconsumed (pipelined
+    // next commands) until then. Returns `close` after QUIT (221 written) or after
+    // 421 (too many errors); later calls consume nothing and return close.
+    feed_result feed(std::string_view in, std::string& out);
+
+    const envelope& pending_envelope() const;  // valid after event::message
+    std::string& pending_content();  // trace headers + unstuffed content; may be moved out
+    bool pending_line_too_long() const;  // a content line exceeded text_line_max
+    // Writes the DATA reply, resets the transaction (keeps HELO).
+    void message_done(const reply_spec& r, std::string& out);
+
+    void idle_timeout(std::string& out);   // "421 4.4.2 <host> Idle timeout, closing ..."
+    void shutting_down(std::string& out);  // "421 4.3.2 <host> Service shutting down"
+    bool in_data() const;
+    bool closed() const;
+
+private:
+    enum class phase : std::uint8_t { command, data, message_pending, closed };
+
+    bool feed_command(std::string_view in, std::size_t& i, std::string& out);
+    bool feed_data(std::string_view in, std::size_t& i, std::string& out);
+    void handle_line(std::string_view line, std::string& out);
+    void handle_verb(const command& cmd, std::string& out);
+    void handle_helo(const command& cmd, std::string& out);
+    void handle_mail(const command& cmd, std::string& out);
+    void handle_rcpt(const command& cmd, std::string& out);
+    void handle_data(const command& cmd, std::string& out);
+    std::optional<path_error> check_mail_extensions(const mail_params& params,
+                                                    std::string_view mailbox) const;
+    std::optional<path_error> check_rcpt_extensions(const rcpt_params& params,
+                                                    std::string_view mailbox) const;
+    void reply_refusal(std::string& out, const path_error& error);
+    void reply(std::string& out, int code, std::string_view enhanced, std::string_view text);
+    void reply_error(std::string& out, int code, std::string_view enhanced,
+                     std::string_view text);
+    void reply_host(std::string& out, int code, std::string_view enhanced,
+                    std::string_view text);
+    void reset_transaction();
+
+    server_settings _settings;
+    server_hooks& _hooks;
+    std::string _ehlo_reply;  // built once: the keywords never change on a connection
+    phase _phase = phase::command;
+    bool _helo_seen = false;
+    bool _mail_given = false;
+    bool _rcpt_attempted = false;
+    bool _discarding_line = false;  // an overlong command line is being skipped
+    std::size_t _errors = 0;
+    envelope _env;
+    std::string _content;
+    dot_unstuffer _unstuffer;
+};
+
+}  // namespace ringmta::smtp

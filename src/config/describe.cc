@@ -1,0 +1,125 @@
+// describe(): the effective configuration as a commented TOML document, printed
+// by `ringmta --check-config`. Loading the output again yields the same settings,
+// so an operator can start from it as a complete configuration file.
+#include <ringmta/config/config.h>
+
+#include "text.h"
+
+#include <thread>
+
+namespace ringmta::config {
+
+namespace {
+
+constexpr std::size_t comment_column = 44;
+
+void add_line(std::string& out, std::string_view key, const std::string& value,
+              std::string_view comment = {}) {
+    std::size_t start = out.size();
+    out += key;
+    out += " = ";
+    out += value;
+    if (!comment.empty()) {
+        std::size_t width = out.size() - start;
+        out.append(width < comment_column ? comment_column - width : 1, ' ');
+        out += "# ";
+        out += comment;
+    }
+    out += '\n';
+}
+
+template <class T>
+std::string list(const std::vector<T>& items) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i > 0) out += ", ";
+        out += detail::quote(items[i].text);
+    }
+    return out + "]";
+}
+
+std::string quoted_duration(duration_ms duration) {
+    return detail::quote(format_duration(duration));
+}
+
+void describe_server(std::string& out, const server_config& server) {
+    out += "[server]\n";
+    add_line(out, "hostname", detail::quote(server.hostname));
+    std::string cpus = std::to_string(std::thread::hardware_concurrency());
+    add_line(out, "shards", std::to_string(server.shards),
+             server.shards == 0 ? "0: one per CPU, " + cpus + " here" : "");
+    add_line(out, "spool_dir", detail::quote(server.spool_dir));
+    add_line(out, "log_file", detail::quote(server.log_file),
+             server.log_file.empty() ? "\"\": standard error" : "");
+    add_line(out, "accounting_log", detail::quote(server.accounting_log),
+             server.accounting_log.empty() ? "\"\": none" : "");
+}
+
+void describe_ingress(std::string& out, const ingress_config& ingress) {
+    out += "\n[ingress]\n";
+    add_line(out, "listen", list(ingress.listen));
+    add_line(out, "relay_networks", list(ingress.relay_networks),
+             ingress.relay_networks.empty() ? "only authenticated clients relay" : "");
+    add_line(out, "max_message_size", detail::quote(format_size(ingress.max_message_size)),
+             std::to_string(ingress.max_message_size) + " bytes");
+    add_line(out, "max_recipients", std::to_string(ingress.max_recipients));
+    add_line(out, "idle_timeout", quoted_duration(ingress.idle_timeout));
+    add_line(out, "tls_cert_file", detail::quote(ingress.tls_cert_file),
+             ingress.tls_cert_file.empty() ? "\"\": no STARTTLS" : "");
+    add_line(out, "tls_key_file", detail::quote(ingress.tls_key_file));
+    add_line(out, "auth_users_file", detail::quote(ingress.auth_users_file),
+             ingress.auth_users_file.empty() ? "\"\": no AUTH" : "");
+    add_line(out, "max_connections", std::to_string(ingress.max_connections));
+    add_line(out, "max_errors", std::to_string(ingress.max_errors));
+}
+
+void describe_delivery(std::string& out, const delivery_config& delivery,
+                       const std::string& hostname) {
+    out += "\n[delivery]\n";
+    add_line(out, "retry_min", quoted_duration(delivery.retry_min));
+    add_line(out, "retry_max", quoted_duration(delivery.retry_max));
+    add_line(out, "max_age", quoted_duration(delivery.max_age));
+    add_line(out, "max_connections", std::to_string(delivery.max_connections),
+             "per destination, all shards together");
+    add_line(out, "max_messages_per_connection",
+             std::to_string(delivery.max_messages_per_connection));
+    add_line(out, "max_recipients_per_transaction",
+             std::to_string(delivery.max_recipients_per_transaction));
+    add_line(out, "connect_timeout", quoted_duration(delivery.connect_timeout));
+    add_line(out, "reply_timeout", quoted_duration(delivery.reply_timeout));
+    add_line(out, "data_timeout", quoted_duration(delivery.data_timeout));
+    add_line(out, "connection_idle_timeout", quoted_duration(delivery.connection_idle_timeout));
+    add_line(out, "ehlo_name", detail::quote(delivery.ehlo_name),
+             delivery.ehlo_name.empty() ? "\"\": server.hostname, " + hostname : "");
+}
+
+void describe_journal(std::string& out, const journal_config& journal) {
+    out += "\n[journal]\n";
+    bool fsync = journal.durability == durability::fsync;
+    add_line(out, "durability", fsync ? "\"fsync\"" : "\"nosync\"",
+             fsync ? "a 250 waits for fdatasync" : "BENCHMARKS ONLY: accepted mail can be lost");
+    add_line(out, "segment_size", detail::quote(format_size(journal.segment_size)));
+}
+
+void describe_routes(std::string& out, const std::vector<route>& routes) {
+    out += "\n[routes]\n";
+    if (routes.empty()) out += "# none: every domain is delivered to its MX hosts\n";
+    for (const route& entry : routes) {
+        add_line(out, detail::quote(entry.domain), list(entry.next_hops));
+    }
+}
+
+}  // namespace
+
+std::string describe(const config& settings) {
+    std::string out = "# ringmta configuration in effect, from " + detail::quote(settings.source);
+    out += "\n# Sizes: KB, MB and GB are 1024-based (1MB = 1048576 bytes).\n\n";
+    describe_server(out, settings.server);
+    describe_ingress(out, settings.ingress);
+    describe_delivery(out, settings.delivery, settings.server.hostname);
+    describe_journal(out, settings.journal);
+    describe_routes(out, settings.routes);
+    return out;
+}
+
+}  // namespace ringmta::config

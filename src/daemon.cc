@@ -1,0 +1,231 @@
+// The daemon (see daemon.h). Start-up order per shard: replay the journal,
+// requeue what is still live, then bind the listeners, so nothing is accepted
+// before the shard knows its queue. Shutdown per shard: stop accepting, end the
+// sessions at their next read, let delivery finish the transactions in flight
+// (bounded), wait for the journal's last group commit, exit the loop.
+#include "daemon.h"
+
+#include <csignal>
+#include <cstring>
+#include <latch>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "ringmta/delivery/engine.h"
+#include "ringmta/ingress/server_session.h"
+#include "ringmta/journal/id_generator.h"
+#include "ringmta/journal/journal.h"
+#include "ringmta/observe/accounting_log.h"
+#include "ringmta/runtime/log.h"
+#include "ringmta/runtime/net.h"
+#include "ringmta/runtime/ops.h"
+#include "ringmta/runtime/shard_group.h"
+
+namespace ringmta {
+
+namespace {
+
+// How long shutdown waits for sessions and deliveries in flight before abandoning
+// them (abandoned recipients have no outcome and are retried after restart).
+constexpr std::uint64_t shutdown_grace_ms = 10000;
+
+struct shared_state {
+    std::atomic<bool> stop{false};
+    std::mutex error_lock;
+    std::string error;
+    std::unique_ptr<std::latch> started;
+    void fail(const std::string& why) {
+        std::lock_guard<std::mutex> guard(error_lock);
+        if (error.empty()) error = why;
+    }
+};
+
+struct shard final : runtime::wake_listener {
+    const config::config* cfg = nullptr;
+    shared_state* shared = nullptr;
+    unsigned index = 0;
+    unsigned count = 1;
+    journal::ring_segment_io io;
+    std::unique_ptr<journal::journal> log;
+    std::unique_ptr<journal::id_generator> ids;
+    std::unique_ptr<observe::accounting_log> accounting;
+    std::unique_ptr<delivery::engine> delivery;
+    ingress::ingress_context ingress;
+    std::vector<std::unique_ptr<runtime::acceptor>> acceptors;
+    std::vector<int> listen_fds;
+    bool shutting_down = false;
+
+    ~shard() {
+        for (int fd : listen_fds) ::close(fd);
+    }
+    void on_wake() override;
+    std::string start();
+};
+
+runtime::task<void> shutdown_shard(shard* s) {
+    for (auto& a : s->acceptors) a->stop();
+    ingress::end_sessions(&s->ingress);
+    if (s->delivery) s->delivery->stop();
+    std::uint64_t deadline = runtime::monotonic_ms() + shutdown_grace_ms;
+    while (runtime::monotonic_ms() < deadline &&
+           (!s->ingress.sessions.empty() || (s->delivery && s->delivery->connections() > 0))) {
+        runtime::io::sleep_for pause(10);
+        co_await pause;
+    }
+    if (s->log) co_await s->log->durable(s->log->last_ticket());
+    log_info("shard %u stopped: %llu messages accepted, %llu delivered, %llu deferred, "
+             "%llu failed", s->index, (unsigned long long)s->ingress.stats.messages,
+             (unsigned long long)(s->delivery ? s->delivery->stats().delivered : 0),
+             (unsigned long long)(s->delivery ? s->delivery->stats().deferred : 0),
+             (unsigned long long)(s->delivery ? s->delivery->stats().failed : 0));
+    runtime::reactor::current().request_exit();
+}
+
+void shard::on_wake() {
+    if (shared->stop.load() && !shutting_down) {
+        shutting_down = true;
+        runtime::spawn(shutdown_shard(this));
+    }
+}
+
+std::string shard::start() {
+    char name[32];
+    std::snprintf(name, sizeof(name), "/shard-%u", index);
+    journal::journal_options options;
+    options.directory = cfg->server.spool_dir + name;
+    options.shard = index;
+    options.segment_bytes = cfg->journal.segment_size;
+    options.sync = cfg->journal.durability == config::durability::fsync;
+    log = std::make_unique<journal::journal>(options, io);
+    runtime::reactor& r = runtime::reactor::current();
+    r.add_turn_hook(log.get());
+    journal::recovery recovered;
+    if (std::string error = log->open(recovered); !error.empty()) return "journal: " + error;
+    std::vector<journal::live_message> live = recovered.finish();
+    ids = std::make_unique<journal::id_generator>(static_cast<std::uint8_t>(index),
+                                                  recovered.max_message_id());
+    if (!cfg->server.accounting_log.empty()) {
+        accounting = std::make_unique<observe::accounting_log>();
+        if (std::string error = accounting->open(cfg->server.accounting_log); !error.empty())
+            return "accounting log: " + error;
+        r.add_turn_hook(accounting.get());
+    }
+    delivery = std::make_unique<delivery::engine>(*cfg, *log, *ids, accounting.get(), index, count);
+    for (journal::live_message& l : live) {
+        auto m = std::make_shared<queue::message>();
+        m->id = l.message.message_id;
+        m->arrival_unix_ms = l.message.arrival_unix_ms;
+        m->flags = l.message.flags;
+        m->sender = std::move(l.message.sender);
+        for (journal::recipient_entry& e : l.message.recipients) {
+            m->recipients.push_back(std::move(e.address));
+        }
+        m->body = std::move(l.message.body);
+        m->segment_sequence = l.segment_sequence;
+        m->unfinished = static_cast<std::uint32_t>(l.pending.size());
+        std::uint32_t attempts = 0;
+        for (const journal::attempt_record& a : l.attempts) attempts = std::max(attempts, a.attempts);
+        log->pin_segment(l.segment_sequence);
+        delivery->submit(m, l.pending, attempts);
+    }
+    if (!live.empty()) log_info("shard %u: recovered %zu queued message(s)", index, live.size());
+
+    ingress.cfg = cfg;
+    ingress.settings.hostname = cfg->server.hostname;
+    ingress.settings.message_bytes_max = cfg->ingress.max_message_size;
+    ingress.settings.recipients_max = cfg->ingress.max_recipients;
+    ingress.settings.errors_max = cfg->ingress.max_errors;
+    ingress.log = log.get();
+    ingress.ids = ids.get();
+    ingress.shard = index;
+    ingress.sessions_max = std::max(1u, cfg->ingress.max_connections / count);
+    delivery::engine* engine = delivery.get();
+    ingress.accepted = [engine](queue::message_ptr m) {
+        std::vector<std::uint32_t> all(m->recipients.size());
+        for (std::uint32_t i = 0; i < all.size(); ++i) all[i] = i;
+        engine->submit(m, all, 0);
+    };
+    for (const config::endpoint& e : cfg->ingress.listen) {
+        runtime::socket_address address;
+        std::memcpy(&address.storage, &e.address, sizeof(e.address));
+        address.length = e.address_len;
+        int fd = runtime::listen_tcp(address, 1024);
+        if (fd < 0) return "cannot listen on " + e.text + ": " + std::strerror(-fd);
+        listen_fds.push_back(fd);
+        acceptors.push_back(std::make_unique<runtime::acceptor>(fd));
+        runtime::spawn(ingress::run_listener(&ingress, acceptors.back().get()));
+    }
+    runtime::spawn(delivery->run());
+    r.add_wake_listener(this);
+    return {};
+}
+
+}  // namespace
+
+int run_daemon(const config::config& cfg) {
+    if (std::string error = runtime::log_open(cfg.server.log_file); !error.empty()) {
+        std::fprintf(stderr, "ringmta: log_file: %s\n", error.c_str());
+        return 1;
+    }
+    // Signals are taken synchronously by the main thread; shard threads inherit
+    // the mask, so no handler ever runs on a shard.
+    sigset_t signals;
+    sigemptyset(&signals);
+    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) sigaddset(&signals, s);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+    unsigned count = cfg.server.shards ? cfg.server.shards : runtime::available_cpus();
+    shared_state shared;
+    shared.started = std::make_unique<std::latch>(count);
+    std::vector<std::unique_ptr<shard>> shards;
+    for (unsigned i = 0; i < count; ++i) {
+        auto s = std::make_unique<shard>();
+        s->cfg = &cfg;
+        s->shared = &shared;
+        s->index = i;
+        s->count = count;
+        shards.push_back(std::move(s));
+    }
+    runtime::shard_group group(count);
+    group.start([&](runtime::reactor& r) {
+        shard& s = *shards[r.shard()];
+        std::string error = s.start();
+        if (!error.empty()) {
+            shared.fail(error);
+            shared.stop = true;
+            r.add_wake_listener(&s);
+        }
+        shared.started->count_down();
+    });
+    shared.started->wait();
+    if (!shared.stop) {
+        std::string listen;
+        for (const config::endpoint& e : cfg.ingress.listen) listen += (listen.empty() ? "" : ", ") + e.text;
+        log_info("ready: listening on %s; %u shard(s), io_uring %s, durability %s, spool %s",
+                 listen.c_str(), count, group.shard(0).setup_mode().c_str(),
+                 cfg.journal.durability == config::durability::fsync ? "fsync" : "nosync (benchmarks only)",
+                 cfg.server.spool_dir.c_str());
+    }
+    while (!shared.stop) {
+        int sig = 0;
+        sigwait(&signals, &sig);
+        if (sig == SIGINT || sig == SIGTERM) {
+            log_info("received %s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            shared.stop = true;
+        } else if (sig == SIGHUP) {
+            if (std::string e = runtime::log_open(cfg.server.log_file); !e.empty()) log_error("%s", e.c_str());
+        }
+    }
+    group.wake_all();
+    group.join();
+    shards.clear();
+    if (!shared.error.empty()) {
+        log_error("start-up failed: %s", shared.error.c_str());
+        return 1;
+    }
+    log_info("stopped");
+    return 0;
+}
+
+}  // namespace ringmta

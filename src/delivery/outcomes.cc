@@ -1,0 +1,158 @@
+// Per-recipient results (see engine.h): journal outcome records, retries with
+// backoff, expiry, DSNs, and accounting lines.
+//
+// Ordering rule: a DSN's message record is appended before the outcome record
+// that retires the bounced recipient, so no crash can leave the recipient
+// finished without its bounce (the journal writes records in append order).
+#include <algorithm>
+
+#include "pool.h"
+#include "ringmta/delivery/dsn.h"
+#include "ringmta/delivery/engine.h"
+#include "ringmta/runtime/log.h"
+#include "ringmta/smtp/command.h"
+
+namespace ringmta::delivery {
+
+namespace {
+
+observe::outcome accounting_status(journal::outcome_status s) {
+    switch (s) {
+    case journal::outcome_status::delivered: return observe::outcome::delivered;
+    case journal::outcome_status::failed: return observe::outcome::failed;
+    case journal::outcome_status::expired: return observe::outcome::expired;
+    }
+    return observe::outcome::failed;
+}
+
+std::string diagnostic_of(const smtp::reply& r) {
+    if (r.code == 0) return "X-ringmta; " + r.text();
+    std::string d = "smtp; " + std::to_string(r.code);
+    if (!r.enhanced.empty()) d += " " + r.enhanced;
+    return d + " " + r.text();
+}
+
+}  // namespace
+
+void engine::account(const queue::job& j, std::uint32_t recipient, observe::outcome status,
+                     const smtp::reply& r, const outcome_context& where) {
+    if (_accounting == nullptr) return;
+    const queue::message& m = *j.msg;
+    std::string id = journal::format_queue_id(m.id);
+    std::string text = r.text();
+    observe::accounting_event e{};
+    e.time_unix_ms = where.now_unix_ms;
+    e.queue_id = id;
+    e.sender = m.sender;
+    e.recipient = m.recipients[recipient];
+    e.domain = smtp::domain_of(m.recipients[recipient]);
+    e.next_hop = where.next_hop;
+    e.next_hop_ip = where.next_hop;
+    e.attempt = std::max<std::uint32_t>(1, j.attempts);
+    e.status = status;
+    e.smtp_code = r.code;
+    e.enhanced_code = r.enhanced;
+    e.reply = text;
+    e.size_bytes = m.body.size();
+    e.queued_ms = where.now_unix_ms - std::min(where.now_unix_ms, m.arrival_unix_ms);
+    _accounting->add(e);
+}
+
+void engine::finish(queue::job& j, std::uint32_t recipient, journal::outcome_status status,
+                    const smtp::reply& r, const outcome_context& where) {
+    queue::message& m = *j.msg;
+    std::uint64_t ticket = _log.append_outcome(
+        journal::outcome_record{m.id, recipient, status, where.now_unix_ms});
+    RINGMTA_ASSERT(m.unfinished > 0, "message %llx finished twice", (unsigned long long)m.id);
+    if (--m.unfinished == 0) _log.unpin_segment(m.segment_sequence, ticket);
+    switch (status) {
+    case journal::outcome_status::delivered: ++_stats.delivered; break;
+    case journal::outcome_status::failed: ++_stats.failed; break;
+    case journal::outcome_status::expired: ++_stats.expired; break;
+    }
+    account(j, recipient, accounting_status(status), r, where);
+}
+
+void engine::bounce(const queue::message_ptr& m, std::uint32_t recipient, const smtp::reply& r,
+                    journal::outcome_status status, const outcome_context& where) {
+    if (m->sender.empty() || (m->flags & journal::message_flag_dsn)) {
+        log_info("%s: no DSN for <%s> (null sender)", journal::format_queue_id(m->id).c_str(),
+                 m->recipients[recipient].c_str());
+        return;
+    }
+    std::string diagnostic = diagnostic_of(r);
+    bool expired = status == journal::outcome_status::expired;
+    std::string enhanced = expired ? "4.4.7" : (r.enhanced.empty() ? "5.0.0" : r.enhanced);
+    dsn_recipient entry{m->recipients[recipient], "failed", enhanced, where.next_hop, diagnostic,
+                        where.now_unix_ms};
+    std::string id = journal::format_queue_id(m->id);
+    std::string hostname = _cfg.server.hostname;
+    std::string postmaster = "MAILER-DAEMON@" + hostname;
+    dsn_request request{hostname, postmaster, m->sender, id, m->arrival_unix_ms,
+                        where.now_unix_ms, m->body, false, std::span(&entry, 1),
+                        id + std::to_string(where.now_unix_ms)};
+    auto d = std::make_shared<queue::message>();
+    d->id = _ids.next(where.now_unix_ms);
+    d->arrival_unix_ms = where.now_unix_ms;
+    d->flags = journal::message_flag_dsn;
+    d->recipients = {m->sender};
+    d->body = build_dsn(request);
+    d->unfinished = 1;
+    journal::message_view view{d->id, d->arrival_unix_ms, d->flags, "", hostname, "", "", 0,
+                               d->recipients, d->body};
+    journal::record_location at;
+    _log.append_message(view, &at);
+    d->segment_sequence = at.segment_sequence;
+    ++_stats.bounces;
+    log_info("%s: bounce %s for <%s> to <%s>", id.c_str(),
+             journal::format_queue_id(d->id).c_str(), m->recipients[recipient].c_str(),
+             m->sender.c_str());
+    submit(d, {0}, 0);
+}
+
+void engine::record(queue::job& j, std::uint32_t recipient, const smtp::reply& r,
+                    const outcome_context& where) {
+    if (r.code >= 200 && r.code < 300) {
+        finish(j, recipient, journal::outcome_status::delivered, r, where);
+    } else {
+        bounce(j.msg, recipient, r, journal::outcome_status::failed, where);
+        finish(j, recipient, journal::outcome_status::failed, r, where);
+    }
+}
+
+void engine::settle(pool& p, queue::job& j, std::vector<std::uint32_t>& deferred,
+                    const smtp::reply& last, const outcome_context& where) {
+    if (deferred.empty()) return;
+    queue::job retry;
+    retry.msg = j.msg;
+    retry.recipients = std::move(deferred);
+    retry.attempts = j.attempts;
+    deferred.clear();
+    defer_job(p, std::move(retry), last, where);
+}
+
+void engine::defer_job(pool& p, queue::job j, const smtp::reply& r,
+                       const outcome_context& where) {
+    std::uint64_t now = runtime::monotonic_ms();
+    std::vector<std::uint32_t> recipients = j.recipients;
+    queue::message_ptr m = j.msg;
+    std::uint32_t attempts = j.attempts;
+    if (!_scheduler.defer(p.key, std::move(j), now, where.now_unix_ms)) {
+        queue::job expired{m, recipients, attempts, 0};
+        for (std::uint32_t index : recipients) {
+            bounce(m, index, r, journal::outcome_status::expired, where);
+            finish(expired, index, journal::outcome_status::expired, r, where);
+        }
+        return;
+    }
+    std::uint64_t next_unix_ms = where.now_unix_ms + _scheduler.backoff_ms(attempts);
+    queue::job view{m, recipients, attempts, 0};
+    for (std::uint32_t index : recipients) {
+        _log.append_attempt(journal::attempt_record{m->id, index, attempts, next_unix_ms});
+        ++_stats.deferred;
+        account(view, index, observe::outcome::deferred, r, where);
+    }
+    _wake.notify();  // the dispatcher re-arms its timer for the new due time
+}
+
+}  // namespace ringmta::delivery

@@ -1,0 +1,244 @@
+// One SMTP transaction per job, and the connection loop that runs them (see
+// engine.h). Replies map to outcomes per recipient: MAIL refused → every
+// recipient gets that reply; RCPT refused → that recipient; DATA or the final
+// reply → every recipient the server accepted.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "pool.h"
+#include "ringmta/runtime/log.h"
+#include "ringmta/runtime/ops.h"
+#include "ringmta/smtp/dot.h"
+
+namespace ringmta::delivery {
+
+runtime::task<bool> open_connection(engine::pool* p, engine::connection* c,
+                                    const config::delivery_config* d, std::string ehlo,
+                                    smtp::reply* why);
+
+namespace {
+
+runtime::task<int> read_reply_of(engine::connection* c, smtp::reply* out, std::uint64_t ms);
+
+}  // namespace
+
+struct transaction {
+    engine* e;
+    engine::pool* p;
+    engine::connection* c;
+    queue::job* j;
+    std::vector<std::uint32_t> deferred;
+    smtp::reply last;
+
+    engine::outcome_context where() const {
+        return engine::outcome_context{c->next_hop, runtime::unix_ms()};
+    }
+
+    void apply(std::uint32_t recipient, const smtp::reply& r) {
+        if (r.code >= 400 && r.code < 500) {
+            deferred.push_back(recipient);
+            last = r;
+        } else {
+            e->record(*j, recipient, r, where());
+        }
+    }
+
+    // The connection failed mid-transaction: recipients not yet decided retry.
+    void lose(const std::vector<std::uint32_t>& undecided, int error) {
+        last = smtp::reply{0, "4.4.2", {std::string("connection to ") + c->next_hop +
+                                        " lost: " + std::strerror(-error)}};
+        for (std::uint32_t r : undecided) deferred.push_back(r);
+    }
+
+    void settle() { e->settle(*p, *j, deferred, last, where()); }
+
+    std::string commands(bool reset) const {
+        const queue::message& m = *j->msg;
+        std::string out;
+        if (reset) out += "RSET\r\n";
+        out += "MAIL FROM:<" + m.sender + ">";
+        if (c->caps.size_max > 0) out += " SIZE=" + std::to_string(m.body.size());
+        if ((m.flags & journal::message_flag_8bitmime) && c->caps.eightbitmime) {
+            out += " BODY=8BITMIME";
+        }
+        out += "\r\n";
+        for (std::uint32_t r : j->recipients) out += "RCPT TO:<" + m.recipients[r] + ">\r\n";
+        out += "DATA\r\n";
+        return out;
+    }
+};
+
+namespace {
+
+runtime::task<int> read_reply_of(engine::connection* c, smtp::reply* out, std::uint64_t ms) {
+    std::unique_ptr<char[]> chunk;
+    for (int reads = 0; reads < 4096; ++reads) {
+        if (!c->buffer.empty()) {
+            smtp::reply_parser::result r = c->parser.parse(c->buffer);
+            if (r.status == smtp::reply_parser::status::ready) {
+                *out = c->parser.take();
+                c->buffer.erase(0, r.consumed);
+                co_return 0;
+            }
+            if (r.status == smtp::reply_parser::status::error) co_return -EPROTO;
+        }
+        if (!chunk) chunk.reset(new char[16 * 1024]);
+        runtime::io::recv op(c->fd, chunk.get(), 16 * 1024, ms);
+        int n = co_await op;
+        if (n == 0) co_return -ECONNRESET;
+        if (n < 0) co_return n;
+        c->buffer.append(chunk.get(), static_cast<std::size_t>(n));
+    }
+    co_return -EPROTO;
+}
+
+// Sends the commands (all at once with PIPELINING, else one by one) and collects
+// the replies to RSET (if any), MAIL, each RCPT and DATA, in order.
+runtime::task<int> exchange(engine::connection* c, std::string commands,
+                            std::vector<smtp::reply>* replies, std::uint64_t ms) {
+    if (c->caps.pipelining) {
+        int rc = co_await runtime::io::send_all(c->fd, commands, ms);
+        if (rc < 0) co_return rc;
+        std::size_t lines = 0;
+        for (char ch : commands) lines += ch == '\n';
+        replies->resize(lines);
+        for (std::size_t i = 0; i < lines; ++i) {
+            rc = co_await read_reply_of(c, &(*replies)[i], ms);
+            if (rc < 0) co_return rc;
+        }
+        co_return 0;
+    }
+    std::size_t from = 0;
+    while (from < commands.size()) {
+        std::size_t end = commands.find('\n', from) + 1;
+        std::string_view one(commands.data() + from, end - from);
+        int rc = co_await runtime::io::send_all(c->fd, one, ms);
+        if (rc < 0) co_return rc;
+        replies->emplace_back();
+        rc = co_await read_reply_of(c, &replies->back(), ms);
+        if (rc < 0) co_return rc;
+        bool is_data = one.starts_with("DATA");
+        bool mail_refused = one.starts_with("MAIL") && replies->back().code >= 400;
+        if (mail_refused || is_data) break;
+        from = end;
+    }
+    co_return 0;
+}
+
+// Runs one transaction; false when the connection is no longer usable.
+runtime::task<bool> run_transaction(transaction* t, bool reset) {
+    engine::connection* c = t->c;
+    const queue::message& m = *t->j->msg;
+    const config::delivery_config& d = t->e->settings().delivery;
+    auto reply_ms = static_cast<std::uint64_t>(d.reply_timeout.count());
+    auto data_ms = static_cast<std::uint64_t>(d.data_timeout.count());
+    const std::vector<std::uint32_t>& rcpts = t->j->recipients;
+    if (c->caps.size_max > 0 && m.body.size() > c->caps.size_max) {
+        smtp::reply too_big{552, "5.3.4", {"message too big for the next hop (SIZE " +
+                                           std::to_string(c->caps.size_max) + ")"}};
+        for (std::uint32_t r : rcpts) t->apply(r, too_big);
+        co_return true;
+    }
+    std::vector<smtp::reply> replies;
+    int rc = co_await exchange(c, t->commands(reset), &replies, reply_ms);
+    if (rc < 0) {
+        t->lose(rcpts, rc);
+        co_return false;
+    }
+    std::size_t at = reset ? 1 : 0;
+    if (replies.size() <= at || replies[at].code >= 400 || replies[at].code < 200) {
+        const smtp::reply& refusal = replies.size() > at ? replies[at] : replies.back();
+        for (std::uint32_t r : rcpts) t->apply(r, refusal);
+        co_return replies.size() > at && replies[at].code != 421;
+    }
+    std::vector<std::uint32_t> accepted;
+    for (std::size_t i = 0; i < rcpts.size(); ++i) {
+        const smtp::reply& r = replies[at + 1 + i];
+        if (r.code >= 200 && r.code < 300) {
+            accepted.push_back(rcpts[i]);
+        } else {
+            t->apply(rcpts[i], r);
+        }
+    }
+    const smtp::reply& data = replies.back();
+    if (data.code != 354) {
+        for (std::uint32_t r : accepted) t->apply(r, data);
+        co_return data.code != 421;
+    }
+    std::string body;
+    body.reserve(m.body.size() + m.body.size() / 64 + 8);
+    smtp::dot_stuff_state state;
+    if (!accepted.empty()) smtp::dot_stuff(m.body, body, state);
+    smtp::dot_stuff_finish(body, state);  // with no recipient left: an empty message, ended
+    smtp::reply final_reply;
+    rc = co_await runtime::io::send_all(c->fd, body, data_ms);
+    if (rc == 0) rc = co_await read_reply_of(c, &final_reply, data_ms);
+    if (rc < 0) {
+        t->lose(accepted, rc);
+        co_return false;
+    }
+    for (std::uint32_t r : accepted) t->apply(r, final_reply);
+    t->e->count_transaction();
+    co_return final_reply.code != 421;
+}
+
+// Waits for the next job of the pool; false when the connection should close.
+runtime::task<bool> next_job(engine* e, engine::pool* p, engine::connection* c, queue::job* j) {
+    for (int waits = 0; waits < 1000000; ++waits) {
+        if (e->stopping()) co_return false;
+        if (e->take(*p, *j)) co_return true;
+        c->idle_since_ms = runtime::monotonic_ms();
+        p->idle.push_back(c);
+        e->poke();
+        co_await c->work.wait();
+        std::erase(p->idle, c);
+        if (c->quit) co_return false;
+    }
+    co_return false;
+}
+
+}  // namespace
+
+runtime::task<void> run_connection(engine* e, engine::pool* p) {
+    engine::connection c;
+    queue::job j;
+    bool have_job = e->take_job(*p, j);
+    --p->starting;
+    smtp::reply why;
+    std::string ehlo = e->_cfg.delivery.ehlo_name.empty() ? e->_cfg.server.hostname
+                                                           : e->_cfg.delivery.ehlo_name;
+    if (have_job && !co_await open_connection(p, &c, &e->_cfg.delivery, ehlo, &why)) {
+        // Every next hop failed: this job and the rest of the destination retry later.
+        p->dead_until_ms = runtime::monotonic_ms() + 1000;
+        engine::outcome_context where{"", runtime::unix_ms()};
+        log_warn("delivery to %s deferred: %s", p->key.c_str(), why.text().c_str());
+        for (int n = 0; have_job && n < 1000000; ++n) {
+            ++j.attempts;
+            e->defer_job(*p, std::move(j), why, where);
+            have_job = e->take_job(*p, j);
+        }
+    } else if (have_job) {
+        unsigned sent = 0;
+        unsigned per_connection = e->_cfg.delivery.max_messages_per_connection;
+        for (bool alive = true; alive;) {
+            ++j.attempts;
+            transaction t{e, p, &c, &j, {}, {}};
+            alive = co_await run_transaction(&t, sent > 0);
+            t.settle();
+            if (!alive || ++sent >= per_connection) break;
+            alive = co_await next_job(e, p, &c, &j);
+        }
+        if (c.fd >= 0) {
+            static constexpr std::string_view quit = "QUIT\r\n";
+            [[maybe_unused]] ssize_t w = ::send(c.fd, quit.data(), quit.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        }
+    }
+    if (c.fd >= 0) ::close(c.fd);
+    --p->connections;
+    e->poke();
+}
+
+}  // namespace ringmta::delivery

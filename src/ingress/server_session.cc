@@ -1,0 +1,202 @@
+// Server sessions (see server_session.h).
+#include "ringmta/ingress/server_session.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+
+#include "ringmta/runtime/log.h"
+#include "ringmta/runtime/net.h"
+#include "ringmta/runtime/ops.h"
+#include "ringmta/smtp/command.h"
+
+namespace ringmta::ingress {
+
+namespace {
+
+constexpr std::size_t receive_bytes = 64 * 1024;
+
+std::string rfc5322_date(std::uint64_t unix_ms) {
+    std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    char text[64];
+    std::strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S +0000", &utc);
+    return text;
+}
+
+bool lower_equal(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(a[i])) !=
+            std::tolower(static_cast<unsigned char>(b[i])))
+            return false;
+    }
+    return true;
+}
+
+// Per-connection policy: relay permission and the trace header.
+class session_hooks final : public smtp::server_hooks {
+public:
+    session_hooks(ingress_context* ctx, const runtime::socket_address& peer)
+        : _ctx(ctx), _client(runtime::format_address(peer.get(), false)) {
+        for (const config::cidr& network : ctx->cfg->ingress.relay_networks) {
+            if (network.contains(peer.get())) _relay_allowed = true;
+        }
+    }
+
+    std::optional<smtp::reply_spec> check_mail(const smtp::envelope&, std::string_view) override {
+        return std::nullopt;
+    }
+
+    std::optional<smtp::reply_spec> check_rcpt(const smtp::envelope&,
+                                               std::string_view mailbox) override {
+        if (!_relay_allowed) {
+            ++_ctx->stats.relay_denied;
+            return smtp::reply_spec{554, "5.7.1", "Relay access denied"};
+        }
+        std::string_view domain = smtp::domain_of(mailbox);
+        if (lower_equal(mailbox, "postmaster") || domain.empty()) {
+            return smtp::reply_spec{550, "5.1.1", "No local mailboxes here; this host only relays"};
+        }
+        if (_ctx->cfg->find_route(domain) == nullptr) {
+            // Static routes only for now; MX routing comes with the delivery work.
+            return smtp::reply_spec{550, "5.4.4", "Unable to route: no route for this domain"};
+        }
+        return std::nullopt;
+    }
+
+    std::string trace_headers(const smtp::envelope& env) override {
+        std::uint64_t now = runtime::unix_ms();
+        _queue_id_value = _ctx->ids->next(now);
+        _arrival_unix_ms = now;
+        std::string h = "Received: from " + (env.helo.empty() ? std::string("unknown") : env.helo);
+        h += " ([" + _client + "])\r\n\tby " + _ctx->settings.hostname + " (ringmta) with ";
+        h += env.esmtp ? "ESMTP" : "SMTP";
+        h += " id " + journal::format_queue_id(_queue_id_value);
+        if (env.rcpt_to.size() == 1) h += "\r\n\tfor <" + env.rcpt_to.front() + ">";
+        h += "; " + rfc5322_date(now) + "\r\n";
+        return h;
+    }
+
+    std::uint64_t queue_id() const { return _queue_id_value; }
+    std::uint64_t arrival_unix_ms() const { return _arrival_unix_ms; }
+    const std::string& client() const { return _client; }
+
+private:
+    ingress_context* _ctx;
+    std::string _client;
+    bool _relay_allowed = false;
+    std::uint64_t _queue_id_value = 0;
+    std::uint64_t _arrival_unix_ms = 0;
+};
+
+// Journals the pending message; resumes once it is durable. Returns the message.
+runtime::task<queue::message_ptr> commit_message(ingress_context* ctx,
+                                                 smtp::server_protocol* protocol,
+                                                 session_hooks* hooks) {
+    const smtp::envelope& env = protocol->pending_envelope();
+    auto m = std::make_shared<queue::message>();
+    m->id = hooks->queue_id();
+    m->arrival_unix_ms = hooks->arrival_unix_ms();
+    if (env.mail.body != smtp::mail_params::body_type::seven_bit) {
+        m->flags |= journal::message_flag_8bitmime;
+    }
+    m->sender = env.mail_from;
+    m->recipients = env.rcpt_to;
+    m->body = std::move(protocol->pending_content());
+    m->unfinished = static_cast<std::uint32_t>(m->recipients.size());
+    journal::message_view view{m->id,  m->arrival_unix_ms, m->flags, m->sender, env.helo,
+                               hooks->client(), "", 0, m->recipients, m->body};
+    journal::record_location where;
+    std::uint64_t ticket = ctx->log->append_message(view, &where);
+    m->segment_sequence = where.segment_sequence;
+    int rc = co_await ctx->log->durable(ticket);
+    RINGMTA_ASSERT(rc == 0, "durable() resumed with %d", rc);
+    co_return m;
+}
+
+}  // namespace
+
+runtime::task<void> serve_session(ingress_context* ctx, int fd) {
+    runtime::socket_address peer = runtime::peer_address(fd);
+    session_hooks hooks(ctx, peer);
+    smtp::server_protocol protocol(ctx->settings, hooks);
+    std::uint64_t idle_ms = static_cast<std::uint64_t>(ctx->cfg->ingress.idle_timeout.count());
+    std::string in;
+    std::string out;
+    std::unique_ptr<char[]> buffer(new char[receive_bytes]);
+    protocol.greet(out);
+    bool open = co_await runtime::io::send_all(fd, out, idle_ms) == 0;
+    out.clear();
+    while (open) {
+        runtime::io::recv receive(fd, buffer.get(), receive_bytes, idle_ms);
+        int n = co_await receive;
+        if (n <= 0) {
+            if (n == -ETIMEDOUT) protocol.idle_timeout(out);
+            if (n == 0 && ctx->stopping) protocol.shutting_down(out);
+            open = false;
+            break;
+        }
+        in.append(buffer.get(), static_cast<std::size_t>(n));
+        std::size_t used = 0;
+        while (open) {
+            auto r = protocol.feed(std::string_view(in).substr(used), out);
+            used += r.consumed;
+            if (r.event == smtp::server_protocol::event::need_more) break;
+            if (r.event == smtp::server_protocol::event::close) {
+                open = false;
+                break;
+            }
+            queue::message_ptr m = co_await commit_message(ctx, &protocol, &hooks);
+            std::string text = "Ok: queued as " + journal::format_queue_id(m->id);
+            protocol.message_done(smtp::reply_spec{250, "2.0.0", text}, out);
+            ++ctx->stats.messages;
+            ctx->stats.recipients += m->recipients.size();
+            ctx->stats.bytes += m->body.size();
+            ctx->accepted(std::move(m));
+        }
+        in.erase(0, used);
+        if (!out.empty()) {
+            if (co_await runtime::io::send_all(fd, out, idle_ms) != 0) open = false;
+            out.clear();
+        }
+    }
+    if (!out.empty()) co_await runtime::io::send_all(fd, out, 1000);
+    ctx->sessions.erase(fd);
+    ::close(fd);
+}
+
+runtime::task<void> run_listener(ingress_context* ctx, runtime::acceptor* listener) {
+    listener->start();
+    for (;;) {
+        int fd = co_await listener->next();
+        if (fd == -ECANCELED) break;
+        if (fd < 0) {  // out of descriptors: back off, then accept again
+            runtime::io::sleep_for pause(100);
+            co_await pause;
+            listener->start();
+            continue;
+        }
+        ++ctx->stats.connections;
+        if (ctx->sessions.size() >= ctx->sessions_max) {
+            static constexpr std::string_view busy =
+                "421 4.7.0 Too many connections, try again later\r\n";
+            [[maybe_unused]] ssize_t w = ::send(fd, busy.data(), busy.size(), MSG_DONTWAIT);
+            ::close(fd);
+            continue;
+        }
+        runtime::set_nodelay(fd);
+        ctx->sessions.insert(fd);
+        runtime::spawn(serve_session(ctx, fd));
+    }
+}
+
+void end_sessions(ingress_context* ctx) {
+    ctx->stopping = true;
+    for (int fd : ctx->sessions) ::shutdown(fd, SHUT_RD);
+}
+
+}  // namespace ringmta::ingress

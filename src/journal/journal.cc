@@ -1,0 +1,259 @@
+// journal (see journal.h): group commit, start-up replay and oldest-first reclaim.
+#include "ringmta/journal/journal.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "ringmta/runtime/assert.h"
+#include "ringmta/runtime/log.h"
+
+namespace ringmta::journal {
+
+namespace {
+
+constexpr const char* segment_suffix = ".seg";
+
+std::string make_directories(const std::string& path) {
+    std::string partial;
+    std::size_t from = 0;
+    while (from <= path.size()) {
+        std::size_t slash = path.find('/', from);
+        if (slash == std::string::npos) slash = path.size();
+        partial = path.substr(0, slash);
+        if (!partial.empty() && ::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
+            return partial + ": " + std::strerror(errno);
+        }
+        from = slash + 1;
+    }
+    return {};
+}
+
+// Segment file names are 16 hex digits + ".seg"; anything else is not ours.
+bool parse_segment_name(const char* name, std::uint64_t& sequence) {
+    std::size_t length = std::strlen(name);
+    if (length != 16 + std::strlen(segment_suffix)) return false;
+    if (std::strcmp(name + 16, segment_suffix) != 0) return false;
+    char* end = nullptr;
+    sequence = std::strtoull(name, &end, 16);
+    return end == name + 16;
+}
+
+}  // namespace
+
+journal::journal(journal_options options, segment_io& io)
+    : _options(std::move(options)), _io(io) {}
+
+journal::~journal() {
+    for (auto& [sequence, segment] : _segments) {
+        if (segment.fd >= 0) _io.close_segment(segment.fd);
+    }
+}
+
+std::string journal::segment_name(std::uint64_t sequence) const {
+    char name[32];
+    std::snprintf(name, sizeof(name), "%016" PRIx64 "%s", sequence, segment_suffix);
+    return name;
+}
+
+std::string journal::open(recovery& into) {
+    if (std::string error = make_directories(_options.directory); !error.empty()) return error;
+    std::vector<std::uint64_t> sequences;
+    DIR* dir = ::opendir(_options.directory.c_str());
+    if (!dir) return _options.directory + ": " + std::strerror(errno);
+    while (dirent* entry = ::readdir(dir)) {
+        std::uint64_t sequence = 0;
+        if (parse_segment_name(entry->d_name, sequence)) sequences.push_back(sequence);
+    }
+    ::closedir(dir);
+    std::sort(sequences.begin(), sequences.end());
+
+    std::string image;
+    for (std::uint64_t sequence : sequences) {
+        std::string name = segment_name(sequence);
+        int fd = _io.open_segment(_options.directory, name);
+        if (fd < 0) return _options.directory + "/" + name + ": " + std::strerror(-fd);
+        int rc = _io.read_segment(fd, image);
+        _io.close_segment(fd);
+        if (rc < 0) return _options.directory + "/" + name + ": " + std::strerror(-rc);
+        into.begin_segment(sequence);
+        segment_scanner scanner(image);
+        while (std::optional<scanned_record> r = scanner.next()) into.apply(*r);
+        if (scanner.corrupt_records() > 0) {
+            log_error("journal %s/%s: %zu corrupt record(s) skipped", _options.directory.c_str(),
+                      name.c_str(), scanner.corrupt_records());
+        }
+        if (scanner.stop_reason() == scan_stop::torn) {
+            log_warn("journal %s/%s: torn record at offset %zu (an unacknowledged write cut "
+                     "short by a crash); ignored", _options.directory.c_str(), name.c_str(),
+                     scanner.valid_end());
+        }
+        _segments[sequence] = segment_state{};
+        _current = sequence;
+    }
+    roll();
+    return {};
+}
+
+void journal::pin_segment(std::uint64_t segment_sequence) {
+    auto it = _segments.find(segment_sequence);
+    RINGMTA_ASSERT(it != _segments.end(), "pin of unknown segment %" PRIu64, segment_sequence);
+    ++it->second.pins;
+}
+
+void journal::roll() {
+    std::uint64_t sequence = _current + 1;
+    std::string name = segment_name(sequence);
+    int fd = _io.create_segment(_options.directory, name, _options.segment_bytes);
+    if (fd < 0) {
+        // First cut: no space for a new segment is fatal; bounded spool and a
+        // 452 at ingress come with the journal hardening work.
+        log_error("journal %s/%s: cannot create segment: %s; stopping",
+                  _options.directory.c_str(), name.c_str(), std::strerror(-fd));
+        std::_Exit(75);
+    }
+    _segments[sequence] = segment_state{fd, 0, 0};
+    _current = sequence;
+    ++_stats.segments_created;
+    segment_header_record header{segment_format_version, _options.shard, sequence,
+                                 runtime::unix_ms()};
+    chunk& c = reserve(0);
+    std::size_t before = c.data.size();
+    encode_segment_header(c.data, header);
+    _segments[sequence].write_offset += c.data.size() - before;
+    c.last_ticket = ++_appended;
+}
+
+journal::chunk& journal::reserve(std::size_t estimate_bytes) {
+    segment_state& current = _segments[_current];
+    // Segments are a soft size: a record that would cross the end starts a new one,
+    // unless the segment holds nothing but its header.
+    if (current.fd >= 0 && current.write_offset > 64 &&
+        current.write_offset + estimate_bytes > _options.segment_bytes) {
+        roll();
+    }
+    segment_state& target = _segments[_current];
+    if (_pending.empty() || _pending.back().segment_sequence != _current) {
+        chunk c;
+        c.segment_sequence = _current;
+        c.fd = target.fd;
+        c.offset = target.write_offset;
+        _pending.push_back(std::move(c));
+    }
+    return _pending.back();
+}
+
+std::uint64_t journal::append_message(const message_view& m, record_location* where) {
+    std::size_t estimate = record_header_bytes + 64 + m.body.size() + m.sender.size() +
+                           m.helo.size() + m.client_address.size() + m.envid.size();
+    for (const std::string& r : m.recipients) estimate += r.size() + 16;
+    chunk& c = reserve(estimate);
+    std::size_t at = encode_message(c.data, m);
+    segment_state& segment = _segments[_current];
+    if (where) *where = record_location{_current, c.offset + at};
+    segment.write_offset = c.offset + c.data.size();
+    ++segment.pins;
+    ++_stats.records;
+    c.last_ticket = ++_appended;
+    return c.last_ticket;
+}
+
+std::uint64_t journal::append_outcome(const outcome_record& o) {
+    chunk& c = reserve(record_header_bytes + 32);
+    encode_outcome(c.data, o);
+    _segments[_current].write_offset = c.offset + c.data.size();
+    ++_stats.records;
+    c.last_ticket = ++_appended;
+    return c.last_ticket;
+}
+
+std::uint64_t journal::append_attempt(const attempt_record& a) {
+    chunk& c = reserve(record_header_bytes + 32);
+    encode_attempt(c.data, a);
+    _segments[_current].write_offset = c.offset + c.data.size();
+    ++_stats.records;
+    c.last_ticket = ++_appended;
+    return c.last_ticket;
+}
+
+void journal::unpin_segment(std::uint64_t segment_sequence, std::uint64_t ticket) {
+    _releases.push_back({ticket, segment_sequence});
+}
+
+void journal::before_wait() {
+    if (_writing || _pending.empty()) return;
+    _in_flight.swap(_pending);
+    _writing = true;
+    ++_stats.batches;
+    start_next_chunk();
+}
+
+void journal::start_next_chunk() {
+    chunk& c = _in_flight.front();
+    _stats.bytes += c.data.size();
+    _io.start_append(c.fd, c.data, c.offset, _options.sync, this);
+}
+
+void journal::append_done(int result) {
+    chunk& c = _in_flight.front();
+    if (result < 0) {
+        log_error("journal %s/%s: write or fdatasync at offset %" PRIu64 " failed: %s; "
+                  "stopping without retry (recovery takes over on restart)",
+                  _options.directory.c_str(), segment_name(c.segment_sequence).c_str(),
+                  c.offset, std::strerror(-result));
+        std::_Exit(75);
+    }
+    _durable = c.last_ticket;
+    _in_flight.pop_front();
+    wake_waiters();
+    if (!_in_flight.empty()) {
+        start_next_chunk();
+        return;
+    }
+    _writing = false;
+    reclaim();
+}
+
+void journal::wake_waiters() {
+    runtime::reactor& r = runtime::reactor::current();
+    auto still_waiting = std::stable_partition(
+        _waiters.begin(), _waiters.end(), [this](const waiter& w) { return w.ticket > _durable; });
+    for (auto it = still_waiting; it != _waiters.end(); ++it) {
+        *it->result = 0;
+        r.schedule(it->handle);
+    }
+    _waiters.erase(still_waiting, _waiters.end());
+}
+
+void journal::reclaim() {
+    while (!_releases.empty() && _releases.front().ticket <= _durable) {
+        auto it = _segments.find(_releases.front().segment_sequence);
+        RINGMTA_ASSERT(it != _segments.end() && it->second.pins > 0, "unbalanced segment pin");
+        --it->second.pins;
+        _releases.pop_front();
+    }
+    // Oldest first: outcome records in a segment may finish messages in older ones,
+    // so a segment goes only when every older segment has gone before it.
+    while (_segments.size() > 1) {
+        auto oldest = _segments.begin();
+        if (oldest->first == _current || oldest->second.pins > 0) break;
+        auto in_batch = [&](const chunk& c) { return c.segment_sequence == oldest->first; };
+        if (std::any_of(_pending.begin(), _pending.end(), in_batch)) break;
+        if (oldest->second.fd >= 0) _io.close_segment(oldest->second.fd);
+        int rc = _io.remove_segment(_options.directory, segment_name(oldest->first));
+        if (rc < 0 && rc != -ENOENT) {
+            log_warn("journal %s/%s: cannot remove: %s", _options.directory.c_str(),
+                     segment_name(oldest->first).c_str(), std::strerror(-rc));
+        }
+        ++_stats.segments_removed;
+        _segments.erase(oldest);
+    }
+}
+
+}  // namespace ringmta::journal

@@ -1,0 +1,220 @@
+// Accounting log line formatting: one JSON object per recipient outcome (see
+// include/ringmta/observe/accounting.h for the format). Runs on whichever shard saw the
+// outcome; pure code into the caller's buffer: no iostreams, no locale, no locks, no
+// allocation beyond the buffer's growth. Whatever bytes a peer put into its reply, the
+// line stays valid JSON and valid UTF-8, so one hostile receiver cannot break the log.
+#include <ringmta/observe/accounting.h>
+
+#include <charconv>
+#include <cstddef>
+
+namespace ringmta::observe {
+
+namespace {
+
+constexpr std::uint64_t ms_per_second = 1000;
+constexpr std::uint64_t seconds_per_day = 86400;
+
+void append_uint(std::string& out, std::uint64_t value) {
+    char digits[24];
+    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
+    (void)ec;  // 24 chars hold any 64-bit value
+    out.append(digits, end);
+}
+
+void append_int(std::string& out, int value) {
+    char digits[16];
+    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
+    (void)ec;  // 16 chars hold any int
+    out.append(digits, end);
+}
+
+// Appends `value` zero-padded to `width` digits (value < 10^width).
+void append_padded(std::string& out, unsigned value, unsigned width) {
+    char digits[8];
+    for (unsigned i = width; i > 0; --i) {
+        digits[i - 1] = static_cast<char>('0' + value % 10);
+        value /= 10;
+    }
+    out.append(digits, width);
+}
+
+struct civil_date {
+    std::int64_t year;
+    unsigned month;  // 1..12
+    unsigned day;    // 1..31
+};
+
+// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant, "chrono-compatible
+// low-level date algorithms"). Used instead of gmtime_r, which locks glibc's tz state.
+civil_date civil_from_days(std::int64_t days) {
+    days += 719468;  // shift the epoch to 0000-03-01
+    const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    const auto day_of_era = static_cast<unsigned>(days - era * 146097);
+    const unsigned year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+    const unsigned day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 -
+                                               year_of_era / 100);
+    const unsigned month_from_march = (5 * day_of_year + 2) / 153;
+    const unsigned day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    const unsigned month = month_from_march < 10 ? month_from_march + 3 : month_from_march - 9;
+    const std::int64_t year = static_cast<std::int64_t>(year_of_era) + era * 400;
+    return {year + (month <= 2 ? 1 : 0), month, day};
+}
+
+void append_year(std::string& out, std::int64_t year) {
+    if (year >= 0 && year <= 9999) {
+        append_padded(out, static_cast<unsigned>(year), 4);
+        return;
+    }
+    append_uint(out, static_cast<std::uint64_t>(year));  // only past 9999: never negative
+}
+
+// A well-formed UTF-8 sequence starting at s[at] (valid, its length), or the length of
+// the maximal ill-formed subpart there (not valid, at least 1). Table 3-7 of Unicode.
+struct utf8_scan {
+    bool valid;
+    std::size_t length;
+};
+
+utf8_scan scan_utf8(std::string_view s, std::size_t at) {
+    const auto lead = static_cast<unsigned char>(s[at]);
+    std::size_t trail_count = 0;
+    unsigned char low = 0x80;
+    unsigned char high = 0xBF;
+    if (lead >= 0xC2 && lead <= 0xDF) {
+        trail_count = 1;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+        trail_count = 2;
+        if (lead == 0xE0) low = 0xA0;   // no overlongs
+        if (lead == 0xED) high = 0x9F;  // no surrogates
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+        trail_count = 3;
+        if (lead == 0xF0) low = 0x90;   // no overlongs
+        if (lead == 0xF4) high = 0x8F;  // nothing above U+10FFFF
+    } else {
+        return {false, 1};  // a stray trail byte, C0, C1 or F5..FF
+    }
+    for (std::size_t k = 1; k <= trail_count; ++k) {
+        if (at + k >= s.size()) return {false, k};
+        const auto trail = static_cast<unsigned char>(s[at + k]);
+        if (trail < low || trail > high) return {false, k};
+        low = 0x80;
+        high = 0xBF;
+    }
+    return {true, trail_count + 1};
+}
+
+void append_escaped_ascii(std::string& out, unsigned char c) {
+    if (c == '"' || c == '\\') {
+        out.push_back('\\');
+        out.push_back(static_cast<char>(c));
+        return;
+    }
+    static constexpr char hex_digits[] = "0123456789abcdef";
+    const char escape[6] = {'\\', 'u', '0', '0', hex_digits[c >> 4], hex_digits[c & 0xF]};
+    out.append(escape, sizeof escape);
+}
+
+}  // namespace
+
+const char* outcome_name(outcome o) {
+    switch (o) {
+    case outcome::delivered: return "delivered";
+    case outcome::deferred: return "deferred";
+    case outcome::failed: return "failed";
+    case outcome::expired: return "expired";
+    }
+    return "unknown";  // not a declared enumerator: keep the line valid anyway
+}
+
+void append_utc_timestamp(std::string& out, std::uint64_t time_unix_ms) {
+    const std::uint64_t seconds = time_unix_ms / ms_per_second;
+    const auto days = static_cast<std::int64_t>(seconds / seconds_per_day);
+    const auto second_of_day = static_cast<unsigned>(seconds % seconds_per_day);
+    const civil_date date = civil_from_days(days);
+    append_year(out, date.year);
+    out.push_back('-');
+    append_padded(out, date.month, 2);
+    out.push_back('-');
+    append_padded(out, date.day, 2);
+    out.push_back('T');
+    append_padded(out, second_of_day / 3600, 2);
+    out.push_back(':');
+    append_padded(out, second_of_day / 60 % 60, 2);
+    out.push_back(':');
+    append_padded(out, second_of_day % 60, 2);
+    out.push_back('.');
+    append_padded(out, static_cast<unsigned>(time_unix_ms % ms_per_second), 3);
+    out.push_back('Z');
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+    out.push_back('"');
+    std::size_t run_start = 0;  // bytes [run_start, at) are copied as they are
+    std::size_t at = 0;
+    while (at < s.size()) {
+        const auto c = static_cast<unsigned char>(s[at]);
+        if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\') {
+            ++at;
+            continue;
+        }
+        std::size_t length = 1;
+        if (c >= 0x80) {
+            const utf8_scan scan = scan_utf8(s, at);
+            if (scan.valid) {
+                at += scan.length;
+                continue;
+            }
+            length = scan.length;
+        }
+        out.append(s.data() + run_start, at - run_start);
+        if (c >= 0x80) {
+            out.append("\\ufffd");
+        } else {
+            append_escaped_ascii(out, c);
+        }
+        at += length;
+        run_start = at;
+    }
+    out.append(s.data() + run_start, s.size() - run_start);
+    out.push_back('"');
+}
+
+void append_accounting_line(std::string& out, const accounting_event& e) {
+    out.append("{\"time\":\"");
+    append_utc_timestamp(out, e.time_unix_ms);
+    out.append("\",\"queue_id\":");
+    append_json_string(out, e.queue_id);
+    out.append(",\"sender\":");
+    append_json_string(out, e.sender);
+    out.append(",\"recipient\":");
+    append_json_string(out, e.recipient);
+    out.append(",\"domain\":");
+    append_json_string(out, e.domain);
+    out.append(",\"next_hop\":");
+    append_json_string(out, e.next_hop);
+    out.append(",\"ip\":");
+    append_json_string(out, e.next_hop_ip);
+    out.append(",\"attempt\":");
+    append_uint(out, e.attempt);
+    out.append(",\"status\":\"");
+    out.append(outcome_name(e.status));
+    out.append("\",\"code\":");
+    append_int(out, e.smtp_code);
+    out.append(",\"enhanced\":");
+    append_json_string(out, e.enhanced_code);
+    out.append(",\"reply\":");
+    append_json_string(out, e.reply);
+    out.append(",\"tls_version\":");
+    append_json_string(out, e.tls_version);
+    out.append(",\"tls_cipher\":");
+    append_json_string(out, e.tls_cipher);
+    out.append(",\"size\":");
+    append_uint(out, e.size_bytes);
+    out.append(",\"queued_ms\":");
+    append_uint(out, e.queued_ms);
+    out.append("}\n");
+}
+
+}  // namespace ringmta::observe

@@ -1,0 +1,100 @@
+// scheduler (see scheduler.h).
+#include "ringmta/queue/scheduler.h"
+
+#include <algorithm>
+
+#include "ringmta/runtime/assert.h"
+
+namespace ringmta::queue {
+
+scheduler::scheduler(const retry_policy& policy, std::size_t recipients_per_job)
+    : _policy(policy), _recipients_per_job(std::max<std::size_t>(1, recipients_per_job)) {
+    RINGMTA_ASSERT(policy.retry_min_ms > 0 && policy.retry_min_ms <= policy.retry_max_ms,
+                   "retry_min must be positive and at most retry_max");
+}
+
+destination& scheduler::get(std::string_view key) {
+    auto it = _destinations.find(std::string(key));
+    if (it != _destinations.end()) return *it->second;
+    auto d = std::make_unique<destination>();
+    d->key = std::string(key);
+    destination& ref = *d;
+    _destinations.emplace(ref.key, std::move(d));
+    return ref;
+}
+
+destination* scheduler::find(std::string_view key) {
+    auto it = _destinations.find(std::string(key));
+    return it == _destinations.end() ? nullptr : it->second.get();
+}
+
+void scheduler::make_ready(destination& d, job j) {
+    if (d.ready.empty()) _activated.push_back(&d);
+    d.ready.push_back(std::move(j));
+    ++_ready_jobs;
+}
+
+void scheduler::enqueue(std::string_view destination_key, const message_ptr& m,
+                        const std::vector<std::uint32_t>& recipients, std::uint32_t attempts) {
+    destination& d = get(destination_key);
+    for (std::size_t from = 0; from < recipients.size(); from += _recipients_per_job) {
+        std::size_t to = std::min(recipients.size(), from + _recipients_per_job);
+        job j;
+        j.msg = m;
+        j.recipients.assign(recipients.begin() + from, recipients.begin() + to);
+        j.attempts = attempts;
+        d.queued_recipients += j.recipients.size();
+        make_ready(d, std::move(j));
+    }
+}
+
+std::uint64_t scheduler::backoff_ms(std::uint32_t attempts) const {
+    std::uint64_t delay = _policy.retry_min_ms;
+    for (std::uint32_t i = 1; i < attempts && delay < _policy.retry_max_ms; ++i) delay *= 2;
+    return std::min(delay, _policy.retry_max_ms);
+}
+
+bool scheduler::defer(std::string_view destination_key, job j, std::uint64_t now_ms,
+                      std::uint64_t now_unix_ms) {
+    destination& d = get(destination_key);
+    std::uint64_t delay = backoff_ms(j.attempts);
+    std::uint64_t age_at_retry = now_unix_ms + delay - std::min(now_unix_ms, j.msg->arrival_unix_ms);
+    d.queued_recipients -= std::min<std::uint64_t>(d.queued_recipients, j.recipients.size());
+    if (age_at_retry > _policy.max_age_ms) return false;
+    d.queued_recipients += j.recipients.size();
+    j.due_ms = now_ms + delay;
+    _deferred.push(deferred{j.due_ms, _order++, &d, std::move(j)});
+    return true;
+}
+
+void scheduler::promote_due(std::uint64_t now_ms) {
+    while (!_deferred.empty() && _deferred.top().due_ms <= now_ms) {
+        // priority_queue::top() is const; the job is moved out just before pop().
+        deferred& top = const_cast<deferred&>(_deferred.top());
+        destination* d = top.dest;
+        job j = std::move(top.j);
+        _deferred.pop();
+        make_ready(*d, std::move(j));
+    }
+}
+
+std::uint64_t scheduler::next_due_ms() const {
+    return _deferred.empty() ? 0 : _deferred.top().due_ms;
+}
+
+std::vector<destination*> scheduler::take_activated() {
+    std::vector<destination*> out;
+    out.swap(_activated);
+    return out;
+}
+
+bool scheduler::take(destination& d, job& out) {
+    if (d.ready.empty()) return false;
+    out = std::move(d.ready.front());
+    d.ready.pop_front();
+    --_ready_jobs;
+    d.queued_recipients -= std::min<std::uint64_t>(d.queued_recipients, out.recipients.size());
+    return true;
+}
+
+}  // namespace ringmta::queue

@@ -1,0 +1,62 @@
+// describe(): readable, complete, and loadable again to the same settings.
+#include <ringmta/config/config.h>
+
+#include "test_support.h"
+
+#include <doctest/doctest.h>
+
+using namespace ringmta::config;
+
+namespace {
+
+// describe() without its first line, which names the source.
+std::string body(const config& c) {
+    std::string text = describe(c);
+    return text.substr(text.find('\n'));
+}
+
+}  // namespace
+
+TEST_CASE("describe lists every section and the effective values") {
+    std::string text = describe(defaults());
+    CHECK(text.find("from \"<defaults>\"") != std::string::npos);
+    for (std::string_view expected :
+         {"[server]\n", "[ingress]\n", "[delivery]\n", "[journal]\n", "[routes]\n",
+          "listen = [\"127.0.0.1:2525\"]", "relay_networks = [\"127.0.0.0/8\", \"::1/128\"]",
+          "max_message_size = \"50MB\"", "max_age = \"5d\"", "durability = \"fsync\"",
+          "segment_size = \"64MB\"", "connection_idle_timeout = \"2s\""}) {
+        CAPTURE(expected);
+        CHECK(text.find(expected) != std::string::npos);
+    }
+}
+
+TEST_CASE("describe output loads back to the same settings") {
+    config original = load_string(R"([server]
+hostname = "mx1.example.com"
+shards = 3
+log_file = "/var/log/ringmta \"main\".log"
+[ingress]
+listen = ["[::]:25", "0.0.0.0:587"]
+relay_networks = []
+max_message_size = 1500
+idle_timeout = "59m1s"
+[delivery]
+retry_min = "90s"
+max_age = "0s"
+connection_idle_timeout = "250ms"
+ehlo_name = "[192.0.2.1]"
+[journal]
+durability = "nosync"
+segment_size = "3GB"
+[routes]
+"*" = "192.0.2.9:25"
+".example.net" = ["192.0.2.1:25", "[2001:db8::1]:2525"]
+)",
+                                  "original.toml");
+    config reloaded = load_string(describe(original), "described.toml");
+    CHECK(reloaded.server.log_file == "/var/log/ringmta \"main\".log");
+    CHECK(reloaded.ingress.max_message_size == 1500);
+    CHECK(reloaded.journal.durability == durability::nosync);
+    CHECK(reloaded.routes.size() == 2);
+    CHECK(body(reloaded) == body(original));
+}

@@ -1,0 +1,97 @@
+// scheduler: job splitting, FIFO per destination, backoff, promotion, expiry.
+#include <doctest/doctest.h>
+
+#include "ringmta/queue/scheduler.h"
+
+using namespace ringmta::queue;
+
+namespace {
+
+message_ptr make_message(std::size_t recipients, std::uint64_t arrival_unix_ms = 1000) {
+    auto m = std::make_shared<message>();
+    m->id = 7;
+    m->arrival_unix_ms = arrival_unix_ms;
+    for (std::size_t i = 0; i < recipients; ++i) {
+        m->recipients.push_back("r" + std::to_string(i) + "@example.net");
+    }
+    m->unfinished = static_cast<std::uint32_t>(recipients);
+    return m;
+}
+
+retry_policy policy() {
+    retry_policy p;
+    p.retry_min_ms = 1000;
+    p.retry_max_ms = 8000;
+    p.max_age_ms = 60000;
+    return p;
+}
+
+}  // namespace
+
+TEST_CASE("recipients are split into jobs of at most recipients_per_job, in order") {
+    scheduler s(policy(), 3);
+    s.enqueue("example.net", make_message(7), {0, 1, 2, 3, 4, 5, 6}, 0);
+    destination* d = s.find("example.net");
+    REQUIRE(d != nullptr);
+    CHECK(d->ready.size() == 3);
+    CHECK(d->queued_recipients == 7);
+    job j;
+    REQUIRE(s.take(*d, j));
+    CHECK(j.recipients == std::vector<std::uint32_t>{0, 1, 2});
+    REQUIRE(s.take(*d, j));
+    REQUIRE(s.take(*d, j));
+    CHECK(j.recipients == std::vector<std::uint32_t>{6});
+    CHECK_FALSE(s.take(*d, j));
+    CHECK(s.ready_jobs() == 0);
+}
+
+TEST_CASE("backoff doubles from retry_min and stops at retry_max") {
+    scheduler s(policy(), 10);
+    CHECK(s.backoff_ms(1) == 1000);
+    CHECK(s.backoff_ms(2) == 2000);
+    CHECK(s.backoff_ms(3) == 4000);
+    CHECK(s.backoff_ms(4) == 8000);
+    CHECK(s.backoff_ms(30) == 8000);
+}
+
+TEST_CASE("a deferred job becomes ready again only when its time comes") {
+    scheduler s(policy(), 10);
+    message_ptr m = make_message(1, 5000);
+    job j{m, {0}, 2, 0};
+    REQUIRE(s.defer("example.net", j, 100, 5000));
+    CHECK(s.next_due_ms() == 100 + 2000);
+    s.promote_due(2099);
+    CHECK(s.ready_jobs() == 0);
+    s.promote_due(2100);
+    CHECK(s.ready_jobs() == 1);
+    CHECK(s.next_due_ms() == 0);
+    auto activated = s.take_activated();
+    REQUIRE(activated.size() == 1);
+    CHECK(activated[0]->key == "example.net");
+}
+
+TEST_CASE("a job that would be retried after max_age expires instead") {
+    scheduler s(policy(), 10);
+    message_ptr m = make_message(1, 0);
+    job j{m, {0}, 4, 0};   // next wait 8 s; age at retry 55 s + 8 s > 60 s
+    CHECK_FALSE(s.defer("example.net", j, 0, 55000));
+    CHECK(s.deferred_jobs() == 0);
+    job k{m, {0}, 1, 0};   // next wait 1 s: still in time
+    CHECK(s.defer("example.net", k, 0, 55000));
+}
+
+TEST_CASE("deferred jobs with the same due time keep their order") {
+    scheduler s(policy(), 10);
+    for (std::uint32_t i = 0; i < 5; ++i) {
+        message_ptr m = make_message(1);
+        m->id = i;
+        REQUIRE(s.defer("d", job{m, {0}, 1, 0}, 0, 1000));
+    }
+    s.promote_due(1000);
+    destination* d = s.find("d");
+    for (std::uint64_t i = 0; i < 5; ++i) {
+        job j;
+        REQUIRE(s.take(*d, j));
+        CHECK(j.msg->id == i);
+    }
+}
