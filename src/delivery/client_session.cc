@@ -30,9 +30,15 @@ smtp::reply local_reply(std::string_view enhanced, std::string text) {
 }
 
 bool positive(const smtp::reply& r) { return r.code >= 200 && r.code < 300; }
-bool permanent(const smtp::reply& r) { return r.code >= 500; }
 
-runtime::task<int> read_reply(engine::connection* c, smtp::reply* out, std::uint64_t timeout_ms) {
+std::string io_error_text(std::string_view what, const std::string& hop, int error) {
+    return std::string(what) + " " + hop + ": " + std::strerror(-error);
+}
+
+}  // namespace
+
+runtime::task<int> read_reply(engine::connection* c, smtp::reply* out,
+                              std::uint64_t timeout_ms) {
     std::unique_ptr<char[]> chunk;
     for (int reads = 0; reads < 4096; ++reads) {
         if (!c->buffer.empty()) {
@@ -53,12 +59,6 @@ runtime::task<int> read_reply(engine::connection* c, smtp::reply* out, std::uint
     }
     co_return -EPROTO;
 }
-
-std::string io_error_text(std::string_view what, const std::string& hop, int error) {
-    return std::string(what) + " " + hop + ": " + std::strerror(-error);
-}
-
-}  // namespace
 
 // Opens a connection to one of the pool's next hops and greets it. On failure
 // `*why` holds the reason (a peer's reply or a local diagnostic).

@@ -41,5 +41,10 @@ struct engine::outcome_context {
 };
 
 runtime::task<void> run_connection(engine* e, engine::pool* p);
+// Reads one complete reply from the connection (buffered); 0 or -errno / -EPROTO.
+runtime::task<int> read_reply(engine::connection* c, smtp::reply* out, std::uint64_t timeout_ms);
+runtime::task<bool> open_connection(engine::pool* p, engine::connection* c,
+                                    const config::delivery_config* d, std::string ehlo,
+                                    smtp::reply* why);
 
 }  // namespace ringmta::delivery

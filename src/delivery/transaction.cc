@@ -15,16 +15,6 @@
 
 namespace ringmta::delivery {
 
-runtime::task<bool> open_connection(engine::pool* p, engine::connection* c,
-                                    const config::delivery_config* d, std::string ehlo,
-                                    smtp::reply* why);
-
-namespace {
-
-runtime::task<int> read_reply_of(engine::connection* c, smtp::reply* out, std::uint64_t ms);
-
-}  // namespace
-
 struct transaction {
     engine* e;
     engine::pool* p;
@@ -73,28 +63,6 @@ struct transaction {
 
 namespace {
 
-runtime::task<int> read_reply_of(engine::connection* c, smtp::reply* out, std::uint64_t ms) {
-    std::unique_ptr<char[]> chunk;
-    for (int reads = 0; reads < 4096; ++reads) {
-        if (!c->buffer.empty()) {
-            smtp::reply_parser::result r = c->parser.parse(c->buffer);
-            if (r.status == smtp::reply_parser::status::ready) {
-                *out = c->parser.take();
-                c->buffer.erase(0, r.consumed);
-                co_return 0;
-            }
-            if (r.status == smtp::reply_parser::status::error) co_return -EPROTO;
-        }
-        if (!chunk) chunk.reset(new char[16 * 1024]);
-        runtime::io::recv op(c->fd, chunk.get(), 16 * 1024, ms);
-        int n = co_await op;
-        if (n == 0) co_return -ECONNRESET;
-        if (n < 0) co_return n;
-        c->buffer.append(chunk.get(), static_cast<std::size_t>(n));
-    }
-    co_return -EPROTO;
-}
-
 // Sends the commands (all at once with PIPELINING, else one by one) and collects
 // the replies to RSET (if any), MAIL, each RCPT and DATA, in order.
 runtime::task<int> exchange(engine::connection* c, std::string commands,
@@ -106,7 +74,7 @@ runtime::task<int> exchange(engine::connection* c, std::string commands,
         for (char ch : commands) lines += ch == '\n';
         replies->resize(lines);
         for (std::size_t i = 0; i < lines; ++i) {
-            rc = co_await read_reply_of(c, &(*replies)[i], ms);
+            rc = co_await read_reply(c, &(*replies)[i], ms);
             if (rc < 0) co_return rc;
         }
         co_return 0;
@@ -118,7 +86,7 @@ runtime::task<int> exchange(engine::connection* c, std::string commands,
         int rc = co_await runtime::io::send_all(c->fd, one, ms);
         if (rc < 0) co_return rc;
         replies->emplace_back();
-        rc = co_await read_reply_of(c, &replies->back(), ms);
+        rc = co_await read_reply(c, &replies->back(), ms);
         if (rc < 0) co_return rc;
         bool is_data = one.starts_with("DATA");
         bool mail_refused = one.starts_with("MAIL") && replies->back().code >= 400;
@@ -175,7 +143,7 @@ runtime::task<bool> run_transaction(transaction* t, bool reset) {
     smtp::dot_stuff_finish(body, state);  // with no recipient left: an empty message, ended
     smtp::reply final_reply;
     rc = co_await runtime::io::send_all(c->fd, body, data_ms);
-    if (rc == 0) rc = co_await read_reply_of(c, &final_reply, data_ms);
+    if (rc == 0) rc = co_await read_reply(c, &final_reply, data_ms);
     if (rc < 0) {
         t->lose(accepted, rc);
         co_return false;

@@ -89,7 +89,7 @@ void ring_segment_io::submit() {
     io_uring_sqe* w = r.sqes(_sync ? 2 : 1);
     io_uring_prep_write(w, _fd, _data.data() + _written, static_cast<unsigned>(remaining),
                         _offset + _written);
-    io_uring_sqe_set_data64(w, runtime::tag_pointer(&_write, runtime::user_data_tag::handler));
+    io_uring_sqe_set_data64(w, runtime::handler_data(&_write));
     if (!_sync) return;
     // Linked: the fdatasync starts only after the write completed in full; a short or
     // failed write cancels it (-ECANCELED) and step_done() decides what follows.
@@ -97,7 +97,7 @@ void ring_segment_io::submit() {
     io_uring_sqe* f = io_uring_get_sqe(r.ring());
     io_uring_prep_fsync(f, _fd, IORING_FSYNC_DATASYNC);
     io_uring_sqe_set_data64(f,
-                            runtime::tag_pointer(&_sync_step, runtime::user_data_tag::handler));
+                            runtime::handler_data(&_sync_step));
 }
 
 void ring_segment_io::step_done() {

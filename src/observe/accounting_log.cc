@@ -38,7 +38,7 @@ void accounting_log::before_wait() {
     // Offset -1: use (and advance) the file position; with O_APPEND, the end.
     io_uring_prep_write(s, _fd, _writing_buffer.data(),
                         static_cast<unsigned>(_writing_buffer.size()), static_cast<__u64>(-1));
-    io_uring_sqe_set_data64(s, runtime::tag_pointer(this, runtime::user_data_tag::handler));
+    io_uring_sqe_set_data64(s, runtime::handler_data(this));
 }
 
 void accounting_log::handle_cqe(int result, std::uint32_t) {
@@ -52,7 +52,7 @@ void accounting_log::handle_cqe(int result, std::uint32_t) {
             io_uring_prep_write(s, _fd, _writing_buffer.data() + _written,
                                 static_cast<unsigned>(_writing_buffer.size() - _written),
                                 static_cast<__u64>(-1));
-            io_uring_sqe_set_data64(s, runtime::tag_pointer(this, runtime::user_data_tag::handler));
+            io_uring_sqe_set_data64(s, runtime::handler_data(this));
             return;
         }
     }

@@ -30,7 +30,7 @@ void acceptor::arm() {
     // Multishot (Linux 5.19+): one SQE yields a CQE per connection, flagged
     // IORING_CQE_F_MORE while it stays armed. SOCK_CLOEXEC keeps sockets out of children.
     io_uring_prep_multishot_accept(s, _listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-    io_uring_sqe_set_data64(s, tag_pointer(this, user_data_tag::handler));
+    io_uring_sqe_set_data64(s, handler_data(this));
     _armed = true;
 }
 
@@ -38,7 +38,7 @@ void acceptor::stop() {
     _stopped = true;
     if (_armed) {
         io_uring_sqe* s = reactor::current().sqe();
-        io_uring_prep_cancel64(s, tag_pointer(this, user_data_tag::handler), 0);
+        io_uring_prep_cancel64(s, handler_data(this), 0);
         io_uring_sqe_set_data64(s, tag_pointer(nullptr, user_data_tag::ignore));
     }
     if (_waiter) {

@@ -18,7 +18,7 @@ void timer::arm_at(std::uint64_t deadline_ms) {
     io_uring_sqe* s = r.sqe();
     _when.tv_sec = static_cast<long long>(_deadline_ms / 1000);
     _when.tv_nsec = static_cast<long long>(_deadline_ms % 1000) * 1000000;
-    io_uring_prep_timeout_update(s, &_when, tag_pointer(this, user_data_tag::handler),
+    io_uring_prep_timeout_update(s, &_when, handler_data(this),
                                  IORING_TIMEOUT_ABS);
     io_uring_sqe_set_data64(s, tag_pointer(nullptr, user_data_tag::ignore));
     _expiry_ms = _deadline_ms;
@@ -31,7 +31,7 @@ void timer::submit(std::uint64_t deadline_ms) {
     _when.tv_nsec = static_cast<long long>(deadline_ms % 1000) * 1000000;
     // IORING_TIMEOUT_ABS measures against CLOCK_MONOTONIC, the clock of monotonic_ms().
     io_uring_prep_timeout(s, &_when, 0, IORING_TIMEOUT_ABS);
-    io_uring_sqe_set_data64(s, tag_pointer(this, user_data_tag::handler));
+    io_uring_sqe_set_data64(s, handler_data(this));
     _expiry_ms = deadline_ms;
     _in_flight = true;
 }

@@ -64,6 +64,13 @@ inline std::uint64_t tag_pointer(const void* p, user_data_tag tag) {
     return reinterpret_cast<std::uint64_t>(p) | static_cast<std::uint64_t>(tag);
 }
 
+// user_data for a cqe_handler. Taking cqe_handler* (not void*) makes the compiler
+// adjust the pointer to the cqe_handler base of a class with several bases, which
+// is the address the reactor casts back to.
+inline std::uint64_t handler_data(cqe_handler* handler) {
+    return tag_pointer(handler, user_data_tag::handler);
+}
+
 struct reactor_options {
     unsigned shard = 0;
     unsigned entries = 4096;           // SQ size; CQ is twice that
