@@ -88,9 +88,11 @@ void engine::bounce(const queue::message_ptr& m, std::uint32_t recipient, const 
     std::string id = journal::format_queue_id(m->id);
     std::string hostname = _cfg.server.hostname;
     std::string postmaster = "MAILER-DAEMON@" + hostname;
+    // Named, not a temporary: dsn_request holds string_views.
+    std::string boundary_seed = id + std::to_string(where.now_unix_ms);
     dsn_request request{hostname, postmaster, m->sender, id, m->arrival_unix_ms,
                         where.now_unix_ms, m->body, false, std::span(&entry, 1),
-                        id + std::to_string(where.now_unix_ms)};
+                        boundary_seed};
     auto d = std::make_shared<queue::message>();
     d->id = _ids.next(where.now_unix_ms);
     d->arrival_unix_ms = where.now_unix_ms;
