@@ -9,6 +9,7 @@
 #include <ringmta/delivery/dsn.h>
 
 #include <ringmta/runtime/assert.h>
+#include <ringmta/runtime/time_format.h>
 
 #include <algorithm>
 #include <charconv>
@@ -27,65 +28,11 @@ constexpr std::size_t boundary_seed_chars_max = 40;    // boundary stays under 7
 constexpr std::size_t boundary_suffix_hex_digits = 16;
 constexpr std::string_view boundary_prefix = "=_rm_";  // "=_" never occurs in QP text
 
-// Same algorithm as the accounting log's (H. Hinnant); each module keeps its own copy
-// so delivery needs nothing private from observe. gmtime_r would lock glibc's tz state.
-struct civil_date {
-    std::int64_t year;
-    unsigned month;  // 1..12
-    unsigned day;    // 1..31
-};
-
-civil_date civil_from_days(std::int64_t days) {
-    days += 719468;  // shift the epoch to 0000-03-01
-    const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-    const auto day_of_era = static_cast<unsigned>(days - era * 146097);
-    const unsigned year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
-    const unsigned day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 -
-                                               year_of_era / 100);
-    const unsigned month_from_march = (5 * day_of_year + 2) / 153;
-    const unsigned day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    const unsigned month = month_from_march < 10 ? month_from_march + 3 : month_from_march - 9;
-    const std::int64_t year = static_cast<std::int64_t>(year_of_era) + era * 400;
-    return {year + (month <= 2 ? 1 : 0), month, day};
-}
-
 void append_uint(std::string& out, std::uint64_t value) {
     char digits[24];
     auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
     (void)ec;  // 24 chars hold any 64-bit value
     out.append(digits, end);
-}
-
-void append_two_digits(std::string& out, unsigned value) {
-    out.push_back(static_cast<char>('0' + value / 10 % 10));
-    out.push_back(static_cast<char>('0' + value % 10));
-}
-
-// "Mon, 23 Nov 2026 06:32:00 +0000" (RFC 5322 3.3), always UTC.
-void append_date(std::string& out, std::uint64_t unix_ms) {
-    static constexpr const char* weekdays[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue",
-                                               "Wed"};  // 1970-01-01 was a Thursday
-    static constexpr const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    const std::uint64_t seconds = unix_ms / 1000;
-    const std::uint64_t days = seconds / 86400;
-    const auto second_of_day = static_cast<unsigned>(seconds % 86400);
-    const civil_date date = civil_from_days(static_cast<std::int64_t>(days));
-    out.append(weekdays[days % 7]);
-    out.append(", ");
-    append_uint(out, date.day);
-    out.push_back(' ');
-    out.append(months[date.month - 1]);
-    out.push_back(' ');
-    append_uint(out, static_cast<std::uint64_t>(date.year));
-    out.push_back(' ');
-    append_two_digits(out, second_of_day / 3600);
-    out.push_back(':');
-    append_two_digits(out, second_of_day / 60 % 60);
-    out.push_back(':');
-    append_two_digits(out, second_of_day % 60);
-    out.append(" +0000");
 }
 
 // Untrusted text as printable ASCII words separated by single spaces: CR, LF, other
@@ -165,7 +112,7 @@ void append_field(std::string& out, std::string_view name, std::string_view clea
 
 void append_date_field(std::string& out, std::string_view name, std::uint64_t unix_ms) {
     out.append(name).append(": ");
-    append_date(out, unix_ms);
+    runtime::append_rfc5322_date(out, unix_ms);
     out.append("\r\n");
 }
 

@@ -5,11 +5,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <ctime>
 
 #include "ringmta/runtime/log.h"
 #include "ringmta/runtime/net.h"
 #include "ringmta/runtime/ops.h"
+#include "ringmta/runtime/time_format.h"
 #include "ringmta/smtp/command.h"
 
 namespace ringmta::ingress {
@@ -17,15 +17,6 @@ namespace ringmta::ingress {
 namespace {
 
 constexpr std::size_t receive_bytes = 64 * 1024;
-
-std::string rfc5322_date(std::uint64_t unix_ms) {
-    std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
-    std::tm utc{};
-    gmtime_r(&seconds, &utc);
-    char text[64];
-    std::strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S +0000", &utc);
-    return text;
-}
 
 bool lower_equal(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
@@ -77,7 +68,9 @@ public:
         h += env.esmtp ? "ESMTP" : "SMTP";
         h += " id " + journal::format_queue_id(_queue_id_value);
         if (env.rcpt_to.size() == 1) h += "\r\n\tfor <" + env.rcpt_to.front() + ">";
-        h += "; " + rfc5322_date(now) + "\r\n";
+        h += "; ";
+        runtime::append_rfc5322_date(h, now);
+        h += "\r\n";
         return h;
     }
 

@@ -155,27 +155,24 @@ std::uint64_t journal::append_message(const message_view& m, record_location* wh
     for (const std::string& r : m.recipients) estimate += r.size() + 16;
     chunk& c = reserve(estimate);
     std::size_t at = encode_message(c.data, m);
-    segment_state& segment = _segments[_current];
     if (where) *where = record_location{_current, c.offset + at};
-    segment.write_offset = c.offset + c.data.size();
-    ++segment.pins;
-    ++_stats.records;
-    c.last_ticket = ++_appended;
-    return c.last_ticket;
+    ++_segments[_current].pins;
+    return appended(c);
 }
 
 std::uint64_t journal::append_outcome(const outcome_record& o) {
     chunk& c = reserve(record_header_bytes + 32);
     encode_outcome(c.data, o);
-    _segments[_current].write_offset = c.offset + c.data.size();
-    ++_stats.records;
-    c.last_ticket = ++_appended;
-    return c.last_ticket;
+    return appended(c);
 }
 
 std::uint64_t journal::append_attempt(const attempt_record& a) {
     chunk& c = reserve(record_header_bytes + 32);
     encode_attempt(c.data, a);
+    return appended(c);
+}
+
+std::uint64_t journal::appended(chunk& c) {
     _segments[_current].write_offset = c.offset + c.data.size();
     ++_stats.records;
     c.last_ticket = ++_appended;

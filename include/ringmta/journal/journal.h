@@ -118,6 +118,8 @@ private:
     };
 
     chunk& reserve(std::size_t bytes);
+    // Accounts for the record just encoded at the end of `c`; returns its ticket.
+    std::uint64_t appended(chunk& c);
     void roll();
     void start_next_chunk();
     void wake_waiters();

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "ringmta/runtime/time_format.h"
+
 namespace ringmta::observe {
 
 enum class outcome { delivered, deferred, failed, expired };
@@ -46,7 +48,9 @@ void append_accounting_line(std::string& out, const accounting_event& e);
 void append_json_string(std::string& out, std::string_view s);
 
 // Appends "YYYY-MM-DDTHH:MM:SS.mmmZ" (RFC 3339, UTC, milliseconds).
-void append_utc_timestamp(std::string& out, std::uint64_t time_unix_ms);
+inline void append_utc_timestamp(std::string& out, std::uint64_t time_unix_ms) {
+    runtime::append_iso8601_utc(out, time_unix_ms);
+}
 
 // "delivered", "deferred", "failed", "expired".
 const char* outcome_name(outcome o);
