@@ -222,12 +222,68 @@ def check_config_errors(ctx):
     expect(p.returncode == 0 and p.stdout.startswith(b"$pbkdf2-sha256$"), "hash %r" % p.stdout)
 
 
+def check_connection_limit(ctx):
+    sink = ctx.sink("pool")  # one shard: its connections_peak is exact
+    relay = ctx.relay({"*": "127.0.0.1:%d" % sink.port}, extra="[delivery]\nmax_connections = 3\n")
+    blast = subprocess.run([ctx.blast_exe, "--server", "127.0.0.1:%d" % relay.port,
+                            "--messages", "300", "--size", "2000", "--connections", "20",
+                            "--domains", "10", "--json"], capture_output=True, timeout=120)
+    expect(blast.returncode == 0, "blast: %s" % blast.stderr.decode()[-300:])
+    stats = sink.wait_stats(lambda s: s["messages"] >= 300)
+    expect(stats["messages"] == 300, "sink got %d messages" % stats["messages"])
+    expect(1 <= stats["connections_peak"] <= 3,
+           "%d connections at once for max_connections = 3 over 2 shards"
+           % stats["connections_peak"])
+    expect(stats["connections"] < 300, "no connection reuse: %d connections for 300 messages"
+           % stats["connections"])
+
+
+def check_idle_timeout(ctx):
+    relay = ctx.relay({"*": "127.0.0.1:9"}, extra='idle_timeout = "1s"\n',
+                      section_extra="ingress")
+    with socket.create_connection(("127.0.0.1", relay.port), timeout=10) as s:
+        s.recv(512)  # greeting
+        start = time.monotonic()
+        data = b""
+        while b"\r\n" not in data and time.monotonic() - start < 5:
+            chunk = s.recv(512)
+            if not chunk:
+                break
+            data += chunk
+        waited = time.monotonic() - start
+        expect(data.startswith(b"421 4.4.2"), "after idle: %r" % data)
+        expect(0.8 <= waited <= 3, "closed after %.2f s for idle_timeout 1s" % waited)
+        expect(s.recv(512) == b"", "connection still open after 421")
+
+
+def check_sigterm_mid_session(ctx):
+    port = free_port()  # no sink yet: the accepted message stays queued
+    relay = ctx.relay({"*": "127.0.0.1:%d" % port}, extra='[delivery]\nretry_min = "1s"\n')
+    with smtplib.SMTP("127.0.0.1", relay.port, timeout=10) as c:
+        c.sendmail(SENDER, ["queued@example.net"], b"Subject: queued\r\n\r\nstays\r\n")
+    with socket.create_connection(("127.0.0.1", relay.port), timeout=10) as s:
+        read_replies(s, 1)
+        s.sendall(b"EHLO client.test\r\n")
+        read_replies(s, 1)
+        start = time.monotonic()
+        status = relay.stop()
+        expect(status == 0, "exit status %r after SIGTERM" % status)
+        expect(time.monotonic() - start < 5, "shutdown took %.1f s" % (time.monotonic() - start))
+        rest = s.recv(512)
+        expect(rest.startswith(b"421 4.3.2"), "a session open at SIGTERM got %r" % rest)
+    sink = ctx.sink("after-stop", port=port)
+    relay.start()
+    (stem,) = new_messages(sink, set(), 1)
+    expect(sink.load(stem)[0]["rcpt_to"] == ["queued@example.net"], "wrong message")
+
+
 class context:
     def __init__(self, build_root, workdir):
         self.build_root = build_root
         self.workdir = workdir
         self.ringmta = os.path.join(build_root, "src", "ringmta")
         self.sink_exe = os.path.join(build_root, "tools", "sink", "ringmta-sink")
+        self.blast_exe = os.path.join(build_root, "tools", "blast", "ringmta-blast")
         self.processes = []
         self.serial = 0
 
@@ -268,7 +324,8 @@ class context:
 
 CHECKS = [check_exact_bytes_smtplib, check_swaks, check_pipelined_transactions,
           check_relay_refused, check_kill9_after_250, check_retry_after_451,
-          check_dsn_after_550, check_no_partial_message, check_limits, check_config_errors]
+          check_dsn_after_550, check_no_partial_message, check_limits, check_config_errors,
+          check_connection_limit, check_idle_timeout, check_sigterm_mid_session]
 
 
 def main():

@@ -146,6 +146,7 @@ runtime::task<void> serve_connection(sink_shard* shard, int fd) {
     shard->attach(&s->link);
     co_await run_session(s.get());
     shard->detach(&s->link);
+    shard->counters().end_connection();
     io::close_detached(fd);
 }
 

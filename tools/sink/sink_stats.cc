@@ -11,6 +11,7 @@ sink_totals& sink_totals::operator+=(const sink_totals& other) {
     recipients += other.recipients;
     bytes += other.bytes;
     rejected += other.rejected;
+    connections_peak += other.connections_peak;
     return *this;
 }
 
@@ -18,10 +19,10 @@ std::string sink_totals::to_json() const {
     char line[256];
     std::snprintf(line, sizeof(line),
                   "{\"connections\":%llu,\"messages\":%llu,\"recipients\":%llu,"
-                  "\"bytes\":%llu,\"rejected\":%llu}",
+                  "\"bytes\":%llu,\"rejected\":%llu,\"connections_peak\":%llu}",
                   (unsigned long long)connections, (unsigned long long)messages,
                   (unsigned long long)recipients, (unsigned long long)bytes,
-                  (unsigned long long)rejected);
+                  (unsigned long long)rejected, (unsigned long long)connections_peak);
     return line;
 }
 
@@ -32,6 +33,7 @@ sink_totals shard_counters::load() const {
     t.recipients = _recipients.load(std::memory_order_relaxed);
     t.bytes = _bytes.load(std::memory_order_relaxed);
     t.rejected = _rejected.load(std::memory_order_relaxed);
+    t.connections_peak = _peak.load(std::memory_order_relaxed);
     return t;
 }
 
