@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstring>
 #include <latch>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -25,6 +26,24 @@
 namespace ringmta {
 
 namespace {
+
+// Requeues a recovered message's pending recipients with the retry state the
+// journal kept for them: recipients never tried are ready now; deferred ones
+// wait for the next attempt time their last attempt record named.
+void requeue(delivery::engine& engine, const queue::message_ptr& m,
+             const journal::live_message& l) {
+    std::map<std::pair<std::uint32_t, std::uint64_t>, std::vector<std::uint32_t>> groups;
+    for (std::uint32_t index : l.pending) {
+        std::pair<std::uint32_t, std::uint64_t> state{0, 0};
+        for (const journal::attempt_record& a : l.attempts) {
+            if (a.recipient_index == index) state = {a.attempts, a.next_attempt_unix_ms};
+        }
+        groups[state].push_back(index);
+    }
+    for (auto& [state, recipients] : groups) {
+        engine.submit(m, recipients, state.first, state.second);
+    }
+}
 
 // How long shutdown waits for sessions and deliveries in flight before abandoning
 // them (abandoned recipients have no outcome and are retried after restart).
@@ -124,10 +143,8 @@ std::string shard::start() {
         m->body = std::move(l.message.body);
         m->segment_sequence = l.segment_sequence;
         m->unfinished = static_cast<std::uint32_t>(l.pending.size());
-        std::uint32_t attempts = 0;
-        for (const journal::attempt_record& a : l.attempts) attempts = std::max(attempts, a.attempts);
         log->pin_segment(l.segment_sequence);
-        delivery->submit(m, l.pending, attempts);
+        requeue(*delivery, m, l);
     }
     if (!live.empty()) log_info("shard %u: recovered %zu queued message(s)", index, live.size());
 

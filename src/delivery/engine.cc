@@ -49,7 +49,11 @@ engine::pool& engine::pool_for(const config::route& route) {
 }
 
 void engine::submit(const queue::message_ptr& m, const std::vector<std::uint32_t>& recipients,
-                    std::uint32_t attempts) {
+                    std::uint32_t attempts, std::uint64_t not_before_unix_ms) {
+    std::uint64_t now_unix_ms = runtime::unix_ms();
+    std::uint64_t due_ms = not_before_unix_ms > now_unix_ms
+                               ? runtime::monotonic_ms() + (not_before_unix_ms - now_unix_ms)
+                               : 0;
     // Group by destination so one transaction carries all recipients sharing a route.
     std::unordered_map<const config::route*, std::vector<std::uint32_t>> by_route;
     for (std::uint32_t index : recipients) {
@@ -60,14 +64,14 @@ void engine::submit(const queue::message_ptr& m, const std::vector<std::uint32_t
             queue::job j;
             j.msg = m;
             j.attempts = attempts + 1;
-            finish(j, index, journal::outcome_status::failed, r, outcome_context{"", runtime::unix_ms()});
+            finish(j, index, journal::outcome_status::failed, r, outcome_context{"", now_unix_ms});
             continue;
         }
         by_route[route].push_back(index);
     }
     for (auto& [route, indexes] : by_route) {
         pool& p = pool_for(*route);
-        _scheduler.enqueue(p.key, m, indexes, attempts);
+        _scheduler.enqueue(p.key, m, indexes, attempts, due_ms);
         p.dest = _scheduler.find(p.key);
     }
     _wake.notify();

@@ -34,8 +34,14 @@ void scheduler::make_ready(destination& d, job j) {
     ++_ready_jobs;
 }
 
+void scheduler::wait_until(destination& d, job j, std::uint64_t due_ms) {
+    j.due_ms = due_ms;
+    _deferred.push(deferred{due_ms, _order++, &d, std::move(j)});
+}
+
 void scheduler::enqueue(std::string_view destination_key, const message_ptr& m,
-                        const std::vector<std::uint32_t>& recipients, std::uint32_t attempts) {
+                        const std::vector<std::uint32_t>& recipients, std::uint32_t attempts,
+                        std::uint64_t due_ms) {
     destination& d = get(destination_key);
     for (std::size_t from = 0; from < recipients.size(); from += _recipients_per_job) {
         std::size_t to = std::min(recipients.size(), from + _recipients_per_job);
@@ -44,7 +50,11 @@ void scheduler::enqueue(std::string_view destination_key, const message_ptr& m,
         j.recipients.assign(recipients.begin() + from, recipients.begin() + to);
         j.attempts = attempts;
         d.queued_recipients += j.recipients.size();
-        make_ready(d, std::move(j));
+        if (due_ms > 0) {
+            wait_until(d, std::move(j), due_ms);
+        } else {
+            make_ready(d, std::move(j));
+        }
     }
 }
 
@@ -62,8 +72,7 @@ bool scheduler::defer(std::string_view destination_key, job j, std::uint64_t now
     d.queued_recipients -= std::min<std::uint64_t>(d.queued_recipients, j.recipients.size());
     if (age_at_retry > _policy.max_age_ms) return false;
     d.queued_recipients += j.recipients.size();
-    j.due_ms = now_ms + delay;
-    _deferred.push(deferred{j.due_ms, _order++, &d, std::move(j)});
+    wait_until(d, std::move(j), now_ms + delay);
     return true;
 }
 

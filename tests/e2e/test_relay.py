@@ -322,6 +322,34 @@ def check_mixed_recipient_replies(ctx):
                        ("gone@example.net", "failed")}, "outcomes %r" % outcome)
 
 
+def unix_seconds(iso_time):
+    """'2026-11-23T06:32:00.123Z' → seconds since the epoch."""
+    import datetime
+    return datetime.datetime.strptime(iso_time, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+
+
+def check_retry_time_survives_restart(ctx):
+    port = free_port()  # refused at first: the recipient is deferred for retry_min
+    relay = ctx.relay({"*": "127.0.0.1:%d" % port},
+                      extra='[delivery]\nretry_min = "3s"\nretry_max = "3s"\n')
+    with smtplib.SMTP("127.0.0.1", relay.port, timeout=10) as c:
+        c.sendmail(SENDER, ["patient@example.net"], b"Subject: later\r\n\r\nwait\r\n")
+    lines = relay.wait_accounting(lambda ls: any(l["status"] == "deferred" for l in ls),
+                                  "the deferral")
+    expect(relay.stop() == 0, "ringmta did not stop cleanly")
+    sink = ctx.sink("patient", port=port)
+    relay.start()
+    lines = relay.wait_accounting(lambda ls: any(l["status"] == "delivered" for l in ls),
+                                  "the delivery after the restart")
+    deferred = next(l for l in lines if l["status"] == "deferred")
+    delivered = next(l for l in lines if l["status"] == "delivered")
+    gap = unix_seconds(delivered["time"]) - unix_seconds(deferred["time"])
+    expect(gap >= 2.5, "retried %.2f s after the deferral; the journal said 3 s" % gap)
+    expect(delivered["attempt"] == 2, "attempt %r after the restart" % delivered["attempt"])
+    expect(len(new_messages(sink, set(), 1)) == 1, "not delivered once")
+
+
 class context:
     def __init__(self, build_root, workdir):
         self.build_root = build_root
@@ -371,7 +399,8 @@ CHECKS = [check_exact_bytes_smtplib, check_swaks, check_pipelined_transactions,
           check_relay_refused, check_kill9_after_250, check_retry_after_451,
           check_dsn_after_550, check_no_partial_message, check_limits, check_config_errors,
           check_connection_limit, check_idle_timeout, check_sigterm_mid_session,
-          check_recipients_split_by_route, check_mixed_recipient_replies]
+          check_recipients_split_by_route, check_mixed_recipient_replies,
+          check_retry_time_survives_restart]
 
 
 def main():

@@ -95,3 +95,20 @@ TEST_CASE("deferred jobs with the same due time keep their order") {
         CHECK(j.msg->id == i);
     }
 }
+
+TEST_CASE("recipients enqueued with a due time wait for it (recovered retry state)") {
+    scheduler s(policy(), 10);
+    s.enqueue("example.net", make_message(2), {0, 1}, 3, 5000);
+    destination* d = s.find("example.net");
+    REQUIRE(d != nullptr);
+    CHECK(d->ready.empty());
+    CHECK(d->queued_recipients == 2);
+    CHECK(s.next_due_ms() == 5000);
+    s.promote_due(4999);
+    CHECK(s.ready_jobs() == 0);
+    s.promote_due(5000);
+    job j;
+    REQUIRE(s.take(*d, j));
+    CHECK(j.attempts == 3);
+    CHECK(j.recipients == std::vector<std::uint32_t>{0, 1});
+}

@@ -46,9 +46,10 @@ public:
     engine(const engine&) = delete;
     engine& operator=(const engine&) = delete;
 
-    // Routes the recipients (indexes into m->recipients) and queues them.
+    // Routes the recipients (indexes into m->recipients) and queues them: ready
+    // now, or not before `not_before_unix_ms` (a retry time recovered at start-up).
     void submit(const queue::message_ptr& m, const std::vector<std::uint32_t>& recipients,
-                std::uint32_t attempts);
+                std::uint32_t attempts, std::uint64_t not_before_unix_ms = 0);
     // The dispatcher: starts connections for ready work and promotes retries.
     runtime::task<void> run();
     // Stops starting work; idle connections quit. Transactions in flight finish.

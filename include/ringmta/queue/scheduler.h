@@ -60,9 +60,12 @@ class scheduler {
 public:
     explicit scheduler(const retry_policy& policy, std::size_t recipients_per_job);
 
-    // Queues recipients of `m` bound for `destination_key` as ready jobs.
+    // Queues recipients of `m` bound for `destination_key`: ready jobs, or, with
+    // due_ms (monotonic) set, jobs that wait until then (retry state recovered
+    // from the journal after a restart).
     void enqueue(std::string_view destination_key, const message_ptr& m,
-                 const std::vector<std::uint32_t>& recipients, std::uint32_t attempts);
+                 const std::vector<std::uint32_t>& recipients, std::uint32_t attempts,
+                 std::uint64_t due_ms = 0);
     // A job whose recipients were deferred; `attempts` already counts this one.
     // Returns false (and queues nothing) when the message is past max_age: the
     // caller expires those recipients.
@@ -97,6 +100,7 @@ private:
 
     destination& get(std::string_view key);
     void make_ready(destination& d, job j);
+    void wait_until(destination& d, job j, std::uint64_t due_ms);
 
     retry_policy _policy;
     std::size_t _recipients_per_job;
