@@ -114,6 +114,8 @@ void engine::bounce(const queue::message_ptr& m, std::uint32_t recipient, const 
 
 void engine::record(queue::job& j, std::uint32_t recipient, const smtp::reply& r,
                     const outcome_context& where) {
+    RINGMTA_ASSERT((r.code >= 200 && r.code < 300) || (r.code >= 500 && r.code < 600),
+                   "record() takes final replies only, got %d", r.code);
     if (r.code >= 200 && r.code < 300) {
         finish(j, recipient, journal::outcome_status::delivered, r, where);
     } else {

@@ -27,12 +27,14 @@ struct transaction {
         return engine::outcome_context{c->next_hop, runtime::unix_ms()};
     }
 
+    // 2xx delivered, 5xx failed; anything else (4xx, or a reply that makes no
+    // sense at this point, such as 3xx to RCPT) is retried, never bounced.
     void apply(std::uint32_t recipient, const smtp::reply& r) {
-        if (r.code >= 400 && r.code < 500) {
+        if ((r.code >= 200 && r.code < 300) || (r.code >= 500 && r.code < 600)) {
+            e->record(*j, recipient, r, where());
+        } else {
             deferred.push_back(recipient);
             last = r;
-        } else {
-            e->record(*j, recipient, r, where());
         }
     }
 
