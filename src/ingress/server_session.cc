@@ -89,7 +89,8 @@ private:
     std::uint64_t _arrival_unix_ms = 0;
 };
 
-// Journals the pending message; resumes once it is durable. Returns the message.
+// Journals the pending message; resumes once it is durable. Returns the message,
+// or nullptr when the journal failed (the shard is stopping; nothing was promised).
 runtime::task<queue::message_ptr> commit_message(ingress_context* ctx,
                                                  smtp::server_protocol* protocol,
                                                  session_hooks* hooks) {
@@ -110,7 +111,7 @@ runtime::task<queue::message_ptr> commit_message(ingress_context* ctx,
     std::uint64_t ticket = ctx->log->append_message(view, &where);
     m->segment_sequence = where.segment_sequence;
     int rc = co_await ctx->log->durable(ticket);
-    RINGMTA_ASSERT(rc == 0, "durable() resumed with %d", rc);
+    if (rc != 0) co_return nullptr;
     co_return m;
 }
 
@@ -147,6 +148,12 @@ runtime::task<void> serve_session(ingress_context* ctx, int fd) {
                 break;
             }
             queue::message_ptr m = co_await commit_message(ctx, &protocol, &hooks);
+            if (!m) {
+                protocol.message_done(smtp::reply_spec{451, "4.3.0",
+                                                       "Local error: the message was not "
+                                                       "stored, try again later"}, out);
+                continue;
+            }
             std::string text = "Ok: queued as " + journal::format_queue_id(m->id);
             protocol.message_done(smtp::reply_spec{250, "2.0.0", text}, out);
             ++ctx->stats.messages;

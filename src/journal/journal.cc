@@ -1,9 +1,6 @@
 // journal (see journal.h): group commit, start-up replay and oldest-first reclaim.
 #include "ringmta/journal/journal.h"
 
-#include <dirent.h>
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cinttypes>
@@ -19,21 +16,6 @@ namespace ringmta::journal {
 namespace {
 
 constexpr const char* segment_suffix = ".seg";
-
-std::string make_directories(const std::string& path) {
-    std::string partial;
-    std::size_t from = 0;
-    while (from <= path.size()) {
-        std::size_t slash = path.find('/', from);
-        if (slash == std::string::npos) slash = path.size();
-        partial = path.substr(0, slash);
-        if (!partial.empty() && ::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
-            return partial + ": " + std::strerror(errno);
-        }
-        from = slash + 1;
-    }
-    return {};
-}
 
 // Segment file names are 16 hex digits + ".seg"; anything else is not ours.
 bool parse_segment_name(const char* name, std::uint64_t& sequence) {
@@ -63,15 +45,18 @@ std::string journal::segment_name(std::uint64_t sequence) const {
 }
 
 std::string journal::open(recovery& into) {
-    if (std::string error = make_directories(_options.directory); !error.empty()) return error;
-    std::vector<std::uint64_t> sequences;
-    DIR* dir = ::opendir(_options.directory.c_str());
-    if (!dir) return _options.directory + ": " + std::strerror(errno);
-    while (dirent* entry = ::readdir(dir)) {
-        std::uint64_t sequence = 0;
-        if (parse_segment_name(entry->d_name, sequence)) sequences.push_back(sequence);
+    if (std::string error = _io.prepare_directory(_options.directory); !error.empty()) {
+        return error;
     }
-    ::closedir(dir);
+    std::vector<std::string> names;
+    if (std::string error = _io.list_directory(_options.directory, names); !error.empty()) {
+        return error;
+    }
+    std::vector<std::uint64_t> sequences;
+    for (const std::string& name : names) {
+        std::uint64_t sequence = 0;
+        if (parse_segment_name(name.c_str(), sequence)) sequences.push_back(sequence);
+    }
     std::sort(sequences.begin(), sequences.end());
 
     std::string image;
@@ -112,11 +97,10 @@ void journal::roll() {
     std::string name = segment_name(sequence);
     int fd = _io.create_segment(_options.directory, name, _options.segment_bytes);
     if (fd < 0) {
-        // First cut: no space for a new segment is fatal; bounded spool and a
-        // 452 at ingress come with the journal hardening work.
-        log_error("journal %s/%s: cannot create segment: %s; stopping",
-                  _options.directory.c_str(), name.c_str(), std::strerror(-fd));
-        std::_Exit(75);
+        // No space for a new segment is a storage failure for now; a bounded spool
+        // and a 452 at ingress come with the journal hardening work.
+        fail("cannot create segment " + name, fd);
+        return;
     }
     _segments[sequence] = segment_state{fd, 0, 0};
     _current = sequence;
@@ -184,7 +168,7 @@ void journal::unpin_segment(std::uint64_t segment_sequence, std::uint64_t ticket
 }
 
 void journal::before_wait() {
-    if (_writing || _pending.empty()) return;
+    if (_writing || _pending.empty() || _failure != 0) return;
     _in_flight.swap(_pending);
     _writing = true;
     ++_stats.batches;
@@ -193,22 +177,30 @@ void journal::before_wait() {
 
 void journal::start_next_chunk() {
     chunk& c = _in_flight.front();
-    _stats.bytes += c.data.size();
-    _io.start_append(c.fd, c.data, c.offset, _options.sync, this);
+    std::string_view rest = std::string_view(c.data).substr(c.written);
+    _io.start_append(c.fd, rest, c.offset + c.written, _options.sync, this);
 }
 
 void journal::append_done(int result) {
     chunk& c = _in_flight.front();
-    if (result < 0) {
-        log_error("journal %s/%s: write or fdatasync at offset %" PRIu64 " failed: %s; "
-                  "stopping without retry (recovery takes over on restart)",
-                  _options.directory.c_str(), segment_name(c.segment_sequence).c_str(),
-                  c.offset, std::strerror(-result));
-        std::_Exit(75);
+    std::size_t remaining = c.data.size() - c.written;
+    if (result < 0 || (result == 0 && remaining > 0)) {
+        char where[64];
+        std::snprintf(where, sizeof(where), " at offset %" PRIu64, c.offset + c.written);
+        fail((_options.sync ? "write or fdatasync of " : "write of ") +
+                 segment_name(c.segment_sequence) + where,
+             result < 0 ? result : -EIO);
+        return;
+    }
+    c.written += static_cast<std::size_t>(result);
+    _stats.bytes += static_cast<std::uint64_t>(result);
+    if (c.written < c.data.size()) {  // a short write: the rest, then the fdatasync
+        start_next_chunk();
+        return;
     }
     _durable = c.last_ticket;
     _in_flight.pop_front();
-    wake_waiters();
+    wake_waiters(false);
     if (!_in_flight.empty()) {
         start_next_chunk();
         return;
@@ -217,14 +209,28 @@ void journal::append_done(int result) {
     reclaim();
 }
 
-void journal::wake_waiters() {
+void journal::fail(const std::string& what, int error) {
+    if (_failure != 0) return;
+    _failure = error;
+    std::string message = _options.directory + ": " + what + " failed: " +
+                          std::strerror(-error) +
+                          "; no retry (after a failed fsync the page cache cannot be trusted): "
+                          "the shard stops and recovery takes over on restart";
+    if (!_options.on_storage_failure) {
+        log_error("journal %s", message.c_str());
+        std::_Exit(75);
+    }
+    _options.on_storage_failure(message);
+    _writing = false;
+    wake_waiters(true);
+}
+
+void journal::wake_waiters(bool all) {
     runtime::reactor& r = runtime::reactor::current();
     auto still_waiting = std::stable_partition(
-        _waiters.begin(), _waiters.end(), [this](const waiter& w) { return w.ticket > _durable; });
-    for (auto it = still_waiting; it != _waiters.end(); ++it) {
-        *it->result = 0;
-        r.schedule(it->handle);
-    }
+        _waiters.begin(), _waiters.end(),
+        [this, all](const waiter& w) { return !all && w.ticket > _durable; });
+    for (auto it = still_waiting; it != _waiters.end(); ++it) r.schedule(it->handle);
     _waiters.erase(still_waiting, _waiters.end());
 }
 

@@ -1,15 +1,40 @@
 // ring_segment_io (see segment_io.h): segment files on the shard's ring.
+#include <dirent.h>
 #include <fcntl.h>
 #include <liburing.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "ringmta/journal/segment_io.h"
 #include "ringmta/runtime/assert.h"
 
 namespace ringmta::journal {
+
+std::string ring_segment_io::prepare_directory(const std::string& directory) {
+    std::size_t from = 0;
+    while (from <= directory.size()) {
+        std::size_t slash = directory.find('/', from);
+        if (slash == std::string::npos) slash = directory.size();
+        std::string partial = directory.substr(0, slash);
+        if (!partial.empty() && ::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
+            return partial + ": " + std::strerror(errno);
+        }
+        from = slash + 1;
+    }
+    return {};
+}
+
+std::string ring_segment_io::list_directory(const std::string& directory,
+                                            std::vector<std::string>& names) {
+    DIR* dir = ::opendir(directory.c_str());
+    if (!dir) return directory + ": " + std::strerror(errno);
+    while (dirent* entry = ::readdir(dir)) names.emplace_back(entry->d_name);
+    ::closedir(dir);
+    return {};
+}
 
 int ring_segment_io::create_segment(const std::string& directory, const std::string& name,
                                     std::uint64_t bytes) {
@@ -69,51 +94,34 @@ void ring_segment_io::close_segment(int fd) { ::close(fd); }
 void ring_segment_io::start_append(int fd, std::string_view data, std::uint64_t offset,
                                    bool sync, append_target* done) {
     RINGMTA_ASSERT(!_busy, "one journal append in flight at a time");
+    RINGMTA_ASSERT(data.size() <= (1u << 30), "append of %zu bytes", data.size());
     _busy = true;
-    _fd = fd;
-    _data = data;
-    _offset = offset;
-    _written = 0;
+    _bytes = data.size();
     _sync = sync;
     _target = done;
     _write.owner = this;
     _sync_step.owner = this;
-    submit();
-}
-
-void ring_segment_io::submit() {
-    runtime::reactor& r = runtime::reactor::current();
     _write.arrived = false;
-    _sync_step.arrived = !_sync;
-    std::size_t remaining = std::min<std::size_t>(_data.size() - _written, 1u << 30);
-    io_uring_sqe* w = r.sqes(_sync ? 2 : 1);
-    io_uring_prep_write(w, _fd, _data.data() + _written, static_cast<unsigned>(remaining),
-                        _offset + _written);
+    _sync_step.arrived = !sync;
+    runtime::reactor& r = runtime::reactor::current();
+    io_uring_sqe* w = r.sqes(sync ? 2 : 1);
+    io_uring_prep_write(w, fd, data.data(), static_cast<unsigned>(data.size()), offset);
     io_uring_sqe_set_data64(w, runtime::handler_data(&_write));
-    if (!_sync) return;
+    if (!sync) return;
     // Linked: the fdatasync starts only after the write completed in full; a short or
-    // failed write cancels it (-ECANCELED) and step_done() decides what follows.
+    // failed write cancels it (-ECANCELED) and the journal decides what follows.
     w->flags |= IOSQE_IO_LINK;
     io_uring_sqe* f = io_uring_get_sqe(r.ring());
-    io_uring_prep_fsync(f, _fd, IORING_FSYNC_DATASYNC);
-    io_uring_sqe_set_data64(f,
-                            runtime::handler_data(&_sync_step));
+    io_uring_prep_fsync(f, fd, IORING_FSYNC_DATASYNC);
+    io_uring_sqe_set_data64(f, runtime::handler_data(&_sync_step));
 }
 
 void ring_segment_io::step_done() {
     if (!_write.arrived || !_sync_step.arrived) return;
-    int result = 0;
-    if (_write.result < 0) {
-        result = _write.result;
-    } else if (_write.result == 0 && _written < _data.size()) {
-        result = -EIO;
-    } else {
-        _written += static_cast<std::size_t>(_write.result);
-        if (_written < _data.size()) {  // short write: resume the rest, then sync
-            submit();
-            return;
-        }
-        if (_sync) result = _sync_step.result;
+    int result = _write.result;
+    if (result >= 0 && static_cast<std::size_t>(result) == _bytes && _sync &&
+        _sync_step.result < 0) {
+        result = _sync_step.result;
     }
     _busy = false;
     _target->append_done(result);

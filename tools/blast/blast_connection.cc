@@ -159,6 +159,9 @@ runtime::task<bool> send_messages(connection* c) {
                                   : co_await send_lockstep(c, message);
         if (o == outcome::accepted) {
             ++c->results().accepted;
+            if (!c->shard->options().accepted_log.empty()) {
+                c->results().accepted_messages.push_back(message);
+            }
             continue;
         }
         ++c->results().failed;

@@ -12,7 +12,8 @@ const char* const blast_usage =
     "usage: ringmta-blast --server HOST:PORT --messages N --size BYTES --connections C\n"
     "                     [--domains D] [--recipients R] [--from ADDR]\n"
     "                     [--domain-format \"d%u.example.net\"] [--shards S]\n"
-    "                     [--no-pipelining] [--timeout-s SECONDS] [--json]\n";
+    "                     [--no-pipelining] [--timeout-s SECONDS] [--json]\n"
+    "                     [--accepted-log FILE]\n";
 
 namespace {
 
@@ -74,6 +75,8 @@ std::string apply_option(std::string_view name, std::string_view value, blast_op
         if (!runtime::parse_socket_address(value, out.server)) {
             return "bad --server address '" + std::string(value) + "' (want IP:PORT)";
         }
+    } else if (name == "--accepted-log") {
+        out.accepted_log = value;
     } else if (name == "--from") {
         if (!value.empty() && !smtp::valid_mailbox(value)) return "bad --from address";
         out.from = value;

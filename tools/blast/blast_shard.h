@@ -25,6 +25,7 @@ struct shard_results {
     std::uint64_t sent_bytes = 0;  // content bytes of messages whose DATA was sent
     std::vector<std::uint32_t> latency_us;
     std::vector<std::string> failure_replies;  // the first few distinct ones
+    std::vector<std::uint64_t> accepted_messages;  // only with --accepted-log
 
     void note_failure(const std::string& text);
 };

@@ -5,7 +5,9 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -103,6 +105,21 @@ void report(const blast_options& options, run_totals& t) {
                 l.p90_ms, l.p99_ms, l.p999_ms, l.max_ms);
 }
 
+bool write_accepted_log(const std::string& path,
+                        std::vector<std::unique_ptr<blast_shard>>& shards) {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    if (f == nullptr) {
+        std::fprintf(stderr, "ringmta-blast: %s: %s\n", path.c_str(), std::strerror(errno));
+        return false;
+    }
+    for (auto& shard : shards) {
+        for (std::uint64_t m : shard->results().accepted_messages) {
+            std::fprintf(f, "%llu\n", (unsigned long long)m);
+        }
+    }
+    return std::fclose(f) == 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -129,5 +146,8 @@ int main(int argc, char** argv) {
     totals.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     report(options, totals);
+    if (!options.accepted_log.empty() && !write_accepted_log(options.accepted_log, shards)) {
+        return 2;
+    }
     return totals.accepted == options.messages ? 0 : 1;
 }

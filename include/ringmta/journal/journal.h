@@ -7,8 +7,10 @@
 // commit). A 250 may be sent only after durable(ticket) resumed with 0.
 //
 // A failed write or fdatasync is a storage integrity error: the journal never
-// retries an fsync. It logs and ends the process; waiting sessions never get a
-// 250, and recovery on restart takes over (STYLE.md, "Three kinds of failure").
+// retries an fsync. It calls on_storage_failure, whose default logs and ends the
+// process; waiting sessions never get a 250, and recovery on restart takes over
+// (STYLE.md, "Three kinds of failure"). If the handler returns (tests), the
+// journal stays failed: every durable() not yet satisfied resumes with the error.
 //
 // Reclaim (first cut): segments are removed oldest first once no live message
 // remains in them; compaction of pinned segments comes with the journal work.
@@ -17,6 +19,7 @@
 #include <coroutine>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -34,6 +37,8 @@ struct journal_options {
     unsigned shard = 0;
     std::uint64_t segment_bytes = 64ull << 20;
     bool sync = true;                    // false: benchmarks only (no fdatasync)
+    // Called once, with a message naming the file and the error. Empty: log, exit(75).
+    std::function<void(const std::string&)> on_storage_failure;
 };
 
 struct record_location {
@@ -74,19 +79,23 @@ public:
     // `ticket` are durable; its segment may then be reclaimed.
     void unpin_segment(std::uint64_t segment_sequence, std::uint64_t ticket);
 
+    // Resumes with 0 once the record of `ticket` is on disk, or with -errno if the
+    // journal failed before that.
     auto durable(std::uint64_t ticket) {
         struct awaiter {
             journal& _j;
             std::uint64_t _ticket;
-            int _result = 0;
-            bool await_ready() const noexcept { return _j._durable >= _ticket; }
-            void await_suspend(std::coroutine_handle<> h) {
-                _j._waiters.push_back({_ticket, h, &_result});
+            bool await_ready() const noexcept {
+                return _j._durable >= _ticket || _j._failure != 0;
             }
-            int await_resume() const noexcept { return _result; }
+            void await_suspend(std::coroutine_handle<> h) { _j._waiters.push_back({_ticket, h}); }
+            int await_resume() const noexcept {
+                return _j._durable >= _ticket ? 0 : _j._failure;
+            }
         };
         return awaiter{*this, ticket};
     }
+    int failure() const { return _failure; }
 
     void before_wait() override;
     void append_done(int result) override;
@@ -100,6 +109,7 @@ private:
         int fd = -1;
         std::uint64_t offset = 0;        // where `data` starts in the segment
         std::string data;
+        std::size_t written = 0;         // bytes of `data` on disk so far (short writes)
         std::uint64_t last_ticket = 0;
     };
     struct segment_state {
@@ -110,7 +120,6 @@ private:
     struct waiter {
         std::uint64_t ticket;
         std::coroutine_handle<> handle;
-        int* result;
     };
     struct release {
         std::uint64_t ticket;
@@ -122,7 +131,8 @@ private:
     std::uint64_t appended(chunk& c);
     void roll();
     void start_next_chunk();
-    void wake_waiters();
+    void wake_waiters(bool all);
+    void fail(const std::string& what, int error);
     void reclaim();
     std::string segment_name(std::uint64_t sequence) const;
 
@@ -133,6 +143,7 @@ private:
     std::deque<chunk> _pending;                          // next batch, per segment
     std::deque<chunk> _in_flight;                        // the batch being written
     bool _writing = false;
+    int _failure = 0;                                    // -errno once failed
     std::uint64_t _appended = 0;                         // tickets handed out
     std::uint64_t _durable = 0;                          // tickets on disk
     std::vector<waiter> _waiters;

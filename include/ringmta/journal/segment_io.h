@@ -4,13 +4,16 @@
 // hardening work). ring_segment_io is the production implementation.
 //
 // Contract: at most one append is in flight per segment_io; its completion is
-// reported on the owning shard through append_target::append_done(0 or -errno),
-// after the data (and, when asked, its fdatasync) are complete.
+// reported on the owning shard, never from inside start_append, through
+// append_target::append_done(result): the number of bytes written (all of them:
+// the data, and its fdatasync when asked, are complete; fewer: a short write,
+// no fdatasync was done, and the journal writes the rest), or -errno.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ringmta/runtime/reactor.h"
 
@@ -27,6 +30,11 @@ protected:
 class segment_io {
 public:
     virtual ~segment_io() = default;
+    // Creates `directory` (and its parents) if missing; "" or an error naming it.
+    virtual std::string prepare_directory(const std::string& directory) = 0;
+    // The names of the files in `directory` (start-up only); "" or an error.
+    virtual std::string list_directory(const std::string& directory,
+                                       std::vector<std::string>& names) = 0;
     // Creates `directory/name` exclusively, preallocates `bytes`, and makes the new
     // directory entry durable (fsync of the directory). fd or -errno.
     virtual int create_segment(const std::string& directory, const std::string& name,
@@ -37,7 +45,7 @@ public:
     virtual int read_segment(int fd, std::string& out) = 0;
     virtual int remove_segment(const std::string& directory, const std::string& name) = 0;
     virtual void close_segment(int fd) = 0;
-    // Writes `data` at `offset` (resuming short writes), then fdatasync when `sync`.
+    // Writes `data` at `offset`, then fdatasync when `sync` and the write was whole.
     // `data` must stay valid until `done->append_done()`.
     virtual void start_append(int fd, std::string_view data, std::uint64_t offset, bool sync,
                               append_target* done) = 0;
@@ -48,6 +56,9 @@ public:
 // and removal (once per segment, not per message) use plain syscalls.
 class ring_segment_io final : public segment_io {
 public:
+    std::string prepare_directory(const std::string& directory) override;
+    std::string list_directory(const std::string& directory,
+                               std::vector<std::string>& names) override;
     int create_segment(const std::string& directory, const std::string& name,
                        std::uint64_t bytes) override;
     int open_segment(const std::string& directory, const std::string& name) override;
@@ -69,15 +80,11 @@ private:
         }
     };
 
-    void submit();
     void step_done();
 
     step _write;
     step _sync_step;
-    int _fd = -1;
-    std::string_view _data;
-    std::uint64_t _offset = 0;
-    std::size_t _written = 0;
+    std::size_t _bytes = 0;
     bool _sync = false;
     bool _busy = false;
     append_target* _target = nullptr;

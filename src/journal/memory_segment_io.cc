@@ -1,0 +1,129 @@
+// memory_segment_io (see memory_segment_io.h).
+#include "ringmta/journal/memory_segment_io.h"
+
+#include <liburing.h>
+
+#include <cerrno>
+
+#include "ringmta/runtime/assert.h"
+
+namespace ringmta::journal {
+
+memory_segment_io::memory_segment_io(fault_plan plan) : _plan(plan), _random(plan.seed) {}
+
+void memory_segment_io::set_plan(const fault_plan& plan) {
+    _plan = plan;
+    _random.seed(plan.seed);
+}
+
+std::string memory_segment_io::list_directory(const std::string& directory,
+                                              std::vector<std::string>& names) {
+    std::string prefix = directory + "/";
+    for (const auto& [path, f] : _files) {
+        if (path.compare(0, prefix.size(), prefix) == 0) names.push_back(path.substr(prefix.size()));
+    }
+    return {};
+}
+
+int memory_segment_io::create_segment(const std::string& directory, const std::string& name,
+                                      std::uint64_t bytes) {
+    if (_plan.create_error != 0) return _plan.create_error;
+    std::string path = directory + "/" + name;
+    if (_files.count(path)) return -EEXIST;
+    file& f = _files[path];
+    f.cached.assign(bytes, '\0');  // preallocated, and the entry is durable at once
+    f.durable = f.cached;
+    _open[_next_fd] = path;
+    return _next_fd++;
+}
+
+int memory_segment_io::open_segment(const std::string& directory, const std::string& name) {
+    std::string path = directory + "/" + name;
+    if (!_files.count(path)) return -ENOENT;
+    _open[_next_fd] = path;
+    return _next_fd++;
+}
+
+int memory_segment_io::read_segment(int fd, std::string& out) {
+    auto it = _open.find(fd);
+    if (it == _open.end()) return -EBADF;
+    out = _files[it->second].cached;
+    return 0;
+}
+
+int memory_segment_io::remove_segment(const std::string& directory, const std::string& name) {
+    return _files.erase(directory + "/" + name) ? 0 : -ENOENT;
+}
+
+void memory_segment_io::close_segment(int fd) { _open.erase(fd); }
+
+void memory_segment_io::start_append(int fd, std::string_view data, std::uint64_t offset,
+                                     bool sync, append_target* done) {
+    RINGMTA_ASSERT(!_busy, "one journal append in flight at a time");
+    auto it = _open.find(fd);
+    RINGMTA_ASSERT(it != _open.end(), "append to a closed segment fd %d", fd);
+    file& f = _files[it->second];
+    ++_writes;
+    std::size_t bytes = data.size();
+    int result = 0;
+    if (_plan.fail_write_at != 0 && _writes == _plan.fail_write_at) {
+        result = -EIO;
+    } else {
+        if (bytes > 1 && std::uniform_real_distribution<>(0, 1)(_random) <
+                             _plan.short_write_probability) {
+            bytes = std::uniform_int_distribution<std::size_t>(1, bytes - 1)(_random);
+            ++_short_writes;
+        }
+        if (f.cached.size() < offset + bytes) f.cached.resize(offset + bytes, '\0');
+        f.cached.replace(offset, bytes, data.substr(0, bytes));
+        for (std::uint64_t s = offset / sector_bytes; s <= (offset + bytes - 1) / sector_bytes;
+             ++s) {
+            f.dirty_sectors.insert(s);
+        }
+        result = static_cast<int>(bytes);
+    }
+    bool whole = result >= 0 && static_cast<std::size_t>(result) == data.size();
+    _in_flight = pending{it->second, result, sync && whole, done, _generation};
+    _busy = true;
+    // Complete on a later turn, through the ring, as real I/O does.
+    io_uring_sqe* s = runtime::reactor::current().sqe();
+    io_uring_prep_nop(s);
+    io_uring_sqe_set_data64(s, runtime::handler_data(this));
+}
+
+void memory_segment_io::handle_cqe(int, std::uint32_t) {
+    if (_in_flight.generation != _generation) return;  // sent before a crash(): lost
+    _busy = false;
+    pending done = _in_flight;
+    if (done.sync) {
+        ++_syncs;
+        auto it = _files.find(done.name);
+        if (_plan.fail_sync_at != 0 && _syncs == _plan.fail_sync_at) {
+            done.result = -EIO;  // and the data stays where it was: not durable
+        } else if (it != _files.end()) {
+            it->second.durable = it->second.cached;
+            it->second.dirty_sectors.clear();
+        }
+    }
+    done.target->append_done(done.result);
+}
+
+void memory_segment_io::crash() {
+    for (auto& [path, f] : _files) {
+        if (f.durable.size() < f.cached.size()) f.durable.resize(f.cached.size(), '\0');
+        for (std::uint64_t sector : f.dirty_sectors) {
+            if (_random() & 1) {
+                std::size_t at = sector * sector_bytes;
+                std::size_t n = std::min(sector_bytes, f.cached.size() - at);
+                f.durable.replace(at, n, f.cached, at, n);
+            }
+        }
+        f.dirty_sectors.clear();
+        f.cached = f.durable;
+    }
+    _open.clear();
+    _busy = false;
+    ++_generation;
+}
+
+}  // namespace ringmta::journal
