@@ -116,6 +116,7 @@ std::string shard::start() {
     options.shard = index;
     options.segment_bytes = cfg->journal.segment_size;
     options.sync = cfg->journal.durability == config::durability::fsync;
+    options.spool_bytes_max = cfg->journal.max_spool_size / count;
     log = std::make_unique<journal::journal>(options, io);
     runtime::reactor& r = runtime::reactor::current();
     r.add_turn_hook(log.get());

@@ -99,6 +99,8 @@ void describe_journal(std::string& out, const journal_config& journal) {
     add_line(out, "durability", fsync ? "\"fsync\"" : "\"nosync\"",
              fsync ? "a 250 waits for fdatasync" : "BENCHMARKS ONLY: accepted mail can be lost");
     add_line(out, "segment_size", detail::quote(format_size(journal.segment_size)));
+    add_line(out, "max_spool_size", detail::quote(format_size(journal.max_spool_size)),
+             journal.max_spool_size == 0 ? "no limit but the disk" : "");
 }
 
 void describe_routes(std::string& out, const std::vector<route>& routes) {

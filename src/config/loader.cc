@@ -306,6 +306,7 @@ void read_journal(const toml::table& root, issue_list& issues, journal_config& o
     reader.read_string("durability", mode, check_durability);
     if (!mode.empty()) out.durability = mode == "nosync" ? durability::nosync : durability::fsync;
     reader.read_size("segment_size", out.segment_size, segment_size_min, segment_size_max);
+    reader.read_size("max_spool_size", out.max_spool_size, 0, spool_size_max);
     reader.check_unknown(journal_keys);
 }
 
@@ -398,6 +399,17 @@ void check_relations(const toml::table& root, issue_list& issues, const config& 
                           shown_duration(delivery, "retry_max", d.retry_max) +
                               " is less than delivery.retry_min (" +
                               shown_duration(delivery, "retry_min", d.retry_min) + ")");
+        }
+    }
+    section_reader journal("journal", section_table(root, "journal"), issues);
+    const journal_config& j = settings.journal;
+    const std::uint64_t shards = std::max(1u, settings.server.shards);
+    if (j.max_spool_size != 0 && j.max_spool_size < 2 * shards * j.segment_size) {
+        if (const toml::node* node = journal.find("max_spool_size")) {
+            journal.fail(*node, "max_spool_size",
+                         quote(format_size(j.max_spool_size)) + " leaves room for fewer than "
+                         "two segments (journal.segment_size " + format_size(j.segment_size) +
+                         ") per shard; each shard needs one to write and one to roll into");
         }
     }
     section_reader ingress("ingress", section_table(root, "ingress"), issues);

@@ -23,7 +23,8 @@ inline constexpr std::array<std::string_view, 11> delivery_keys{
     "max_connections", "max_messages_per_connection", "max_recipients_per_transaction",
     "connect_timeout", "reply_timeout", "data_timeout",
     "connection_idle_timeout", "ehlo_name"};
-inline constexpr std::array<std::string_view, 2> journal_keys{"durability", "segment_size"};
+inline constexpr std::array<std::string_view, 3> journal_keys{"durability", "segment_size",
+                                                              "max_spool_size"};
 
 // Bounds of every number a user can set. Lower bounds keep a typo from turning a
 // limit off; upper bounds keep one from exhausting memory or file descriptors.
@@ -32,6 +33,7 @@ inline constexpr std::uint64_t message_size_min = 1ull << 10;
 inline constexpr std::uint64_t message_size_max = 4ull << 30;
 inline constexpr std::uint64_t segment_size_min = 1ull << 20;
 inline constexpr std::uint64_t segment_size_max = 4ull << 30;
+inline constexpr std::uint64_t spool_size_max = 1ull << 50;  // 1 PB: a typo guard
 inline constexpr unsigned recipients_max = 100'000;
 inline constexpr unsigned connections_max = 1'000'000;
 inline constexpr unsigned errors_max = 1000;

@@ -31,6 +31,9 @@ bool lower_equal(std::string_view a, std::string_view b) {
     return true;
 }
 
+constexpr smtp::reply_spec storage_full{452, "4.3.1",
+                                        "Insufficient system storage, try again later"};
+
 // Per-connection policy: relay permission and the trace header.
 class session_hooks final : public smtp::server_hooks {
 public:
@@ -41,7 +44,12 @@ public:
         }
     }
 
-    std::optional<smtp::reply_spec> check_mail(const smtp::envelope&, std::string_view) override {
+    std::optional<smtp::reply_spec> check_mail(const smtp::envelope& env,
+                                               std::string_view) override {
+        // Refuse early when the spool has no room for a message of the declared size
+        // (or a typical one); the end of DATA checks again with the real size.
+        std::size_t expected = env.mail.size_given ? env.mail.size : 64 * 1024;
+        if (!_ctx->log->make_room(expected)) return storage_full;
         return std::nullopt;
     }
 
@@ -90,11 +98,16 @@ private:
 };
 
 // Journals the pending message; resumes once it is durable. Returns the message,
-// or nullptr when the journal failed (the shard is stopping; nothing was promised).
+// or nullptr when the spool has no room for it (`*full` set) or the journal failed
+// (the shard is stopping); either way nothing was promised.
 runtime::task<queue::message_ptr> commit_message(ingress_context* ctx,
                                                  smtp::server_protocol* protocol,
-                                                 session_hooks* hooks) {
+                                                 session_hooks* hooks, bool* full) {
     const smtp::envelope& env = protocol->pending_envelope();
+    std::size_t record_bytes = protocol->pending_content().size() + 4096;
+    for (const std::string& r : env.rcpt_to) record_bytes += r.size() + 16;
+    *full = !ctx->log->make_room(record_bytes);
+    if (*full) co_return nullptr;
     auto m = std::make_shared<queue::message>();
     m->id = hooks->queue_id();
     m->arrival_unix_ms = hooks->arrival_unix_ms();
@@ -147,11 +160,14 @@ runtime::task<void> serve_session(ingress_context* ctx, int fd) {
                 open = false;
                 break;
             }
-            queue::message_ptr m = co_await commit_message(ctx, &protocol, &hooks);
+            bool full = false;
+            queue::message_ptr m = co_await commit_message(ctx, &protocol, &hooks, &full);
             if (!m) {
-                protocol.message_done(smtp::reply_spec{451, "4.3.0",
-                                                       "Local error: the message was not "
-                                                       "stored, try again later"}, out);
+                protocol.message_done(full ? storage_full
+                                           : smtp::reply_spec{451, "4.3.0",
+                                                              "Local error: the message was not "
+                                                              "stored, try again later"},
+                                      out);
                 continue;
             }
             std::string text = "Ok: queued as " + journal::format_queue_id(m->id);

@@ -92,35 +92,83 @@ void journal::pin_segment(std::uint64_t segment_sequence) {
     ++it->second.pins;
 }
 
-void journal::roll() {
+int journal::create_segment() {
     std::uint64_t sequence = _current + 1;
     std::string name = segment_name(sequence);
     int fd = _io.create_segment(_options.directory, name, _options.segment_bytes);
-    if (fd < 0) {
-        // No space for a new segment is a storage failure for now; a bounded spool
-        // and a 452 at ingress come with the journal hardening work.
-        fail("cannot create segment " + name, fd);
-        return;
-    }
+    if (fd < 0) return fd;
     _segments[sequence] = segment_state{fd, 0, 0};
     _current = sequence;
     ++_stats.segments_created;
     segment_header_record header{segment_format_version, _options.shard, sequence,
                                  runtime::unix_ms()};
     chunk& c = reserve(0);
-    std::size_t before = c.data.size();
     encode_segment_header(c.data, header);
-    _segments[sequence].write_offset += c.data.size() - before;
-    c.last_ticket = ++_appended;
+    appended(c);
+    return 0;
+}
+
+void journal::roll() {
+    if (int rc = create_segment(); rc < 0) {
+        fail("cannot create segment " + segment_name(_current + 1), rc);
+    }
+}
+
+std::uint64_t journal::spool_bytes() const {
+    std::uint64_t total = 0;
+    for (const auto& [sequence, segment] : _segments) {
+        total += std::max(_options.segment_bytes, segment.write_offset);
+    }
+    return total;
+}
+
+bool journal::fits(std::size_t bytes) const {
+    auto it = _segments.find(_current);
+    if (it == _segments.end() || it->second.fd < 0) return false;
+    // A segment holding only its header takes any record (segments are a soft size).
+    return it->second.write_offset <= 64 ||
+           it->second.write_offset + bytes <= _options.segment_bytes;
+}
+
+bool journal::make_room(std::size_t bytes) {
+    if (_failure != 0) return false;
+    if (fits(bytes)) {
+        _full = false;
+        return true;
+    }
+    if (_options.spool_bytes_max != 0 &&
+        spool_bytes() + _options.segment_bytes > _options.spool_bytes_max) {
+        _full = true;
+        return false;
+    }
+    int rc = create_segment();
+    if (rc == -ENOSPC || rc == -EDQUOT) {
+        if (!_full) {
+            log_warn("journal %s: no space for a new segment (%s): refusing new mail with "
+                     "452 4.3.1 until space returns", _options.directory.c_str(),
+                     std::strerror(-rc));
+        }
+        _full = true;
+        return false;
+    }
+    if (rc < 0) {
+        fail("cannot create segment " + segment_name(_current + 1), rc);
+        return false;
+    }
+    _full = false;
+    return true;
 }
 
 journal::chunk& journal::reserve(std::size_t estimate_bytes) {
-    segment_state& current = _segments[_current];
-    // Segments are a soft size: a record that would cross the end starts a new one,
-    // unless the segment holds nothing but its header.
-    if (current.fd >= 0 && current.write_offset > 64 &&
-        current.write_offset + estimate_bytes > _options.segment_bytes) {
-        roll();
+    // A record that would cross the end of the segment starts a new one when one can
+    // be created; otherwise (spool full) it goes past the nominal size: only message
+    // records wait for room, through make_room().
+    if (!fits(estimate_bytes) && _segments[_current].fd >= 0 &&
+        (_options.spool_bytes_max == 0 ||
+         spool_bytes() + _options.segment_bytes <= _options.spool_bytes_max)) {
+        if (int rc = create_segment(); rc < 0 && rc != -ENOSPC && rc != -EDQUOT) {
+            fail("cannot create segment " + segment_name(_current + 1), rc);
+        }
     }
     segment_state& target = _segments[_current];
     if (_pending.empty() || _pending.back().segment_sequence != _current) {

@@ -53,6 +53,7 @@ ehlo_name = "out.example.com"
 [journal]
 durability = "nosync"
 segment_size = 134217728
+max_spool_size = "10GB"
 
 [routes]
 "Example.NET" = ["127.0.0.2:2626", "[::1]:2627"]
@@ -94,6 +95,7 @@ TEST_CASE("defaults match the documented values") {
     CHECK(c.delivery.ehlo_name.empty());
     CHECK(c.journal.durability == durability::fsync);
     CHECK(c.journal.segment_size == 64ull << 20);
+    CHECK(c.journal.max_spool_size == 0);
     CHECK(c.routes.empty());
 }
 
@@ -143,6 +145,7 @@ TEST_CASE("a file that sets every key") {
     CHECK(c.delivery.ehlo_name == "out.example.com");
     CHECK(c.journal.durability == durability::nosync);
     CHECK(c.journal.segment_size == 128ull << 20);
+    CHECK(c.journal.max_spool_size == 10ull << 30);
     REQUIRE(c.routes.size() == 3);  // in file order, domains lower-cased
     CHECK(c.routes[0].domain == "example.net");
     CHECK(c.routes[0].next_hops.size() == 2);

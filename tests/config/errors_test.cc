@@ -16,7 +16,7 @@ TEST_CASE("an unknown key is named, with a suggestion") {
           "(did you mean \"max_message_size\"?)");
     CHECK(load_error("[journal]\ncompression = true\n") ==
           "ringmta.toml:2:1: journal.compression: unknown key "
-          "([journal] has: durability, segment_size)");
+          "([journal] has: durability, segment_size, max_spool_size)");
     CHECK(load_error("[ingress]\nhostname = \"mx\"\n") ==
           "ringmta.toml:2:1: ingress.hostname: unknown key in [ingress]; "
           "it belongs in [server]");
@@ -181,4 +181,12 @@ TEST_CASE("of several errors, the first in the file is reported") {
           "ringmta.toml:2:1: ingress.zzz: unknown key ([ingress] has: listen, relay_networks, "
           "max_message_size, max_recipients, idle_timeout, tls_cert_file, tls_key_file, "
           "auth_users_file, max_connections, max_errors)");
+}
+
+TEST_CASE("a spool limit too small for two segments per shard is refused") {
+    CHECK(load_error("[server]\nshards = 2\n[journal]\nsegment_size = \"1MB\"\n"
+                     "max_spool_size = \"3MB\"\n") ==
+          "ringmta.toml:5:18: journal.max_spool_size: \"3MB\" leaves room for fewer than two "
+          "segments (journal.segment_size 1MB) per shard; each shard needs one to write and one "
+          "to roll into");
 }

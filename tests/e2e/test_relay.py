@@ -350,6 +350,47 @@ def check_retry_time_survives_restart(ctx):
     expect(len(new_messages(sink, set(), 1)) == 1, "not delivered once")
 
 
+def check_spool_full_then_resumes(ctx):
+    port = free_port()  # no sink yet: accepted mail stays in the spool
+    relay = ctx.relay({"*": "127.0.0.1:%d" % port},
+                      extra='[delivery]\nretry_min = "1s"\nretry_max = "1s"\n'
+                            '[journal]\nsegment_size = "1MB"\nmax_spool_size = "4MB"\n')
+    body = b"Subject: fill\r\n\r\n" + (b"z" * 998 + b"\r\n") * 100  # ~100 KB
+    accepted = []
+    refusal = None
+    for i in range(200):  # 4 MB / 100 KB = ~40: the spool fills well before 200
+        with smtplib.SMTP("127.0.0.1", relay.port, timeout=10) as c:
+            c.ehlo("client.test")
+            code, text = c.mail(SENDER, ["SIZE=%d" % len(body)])
+            if code == 452:
+                refusal = (code, text)
+                break
+            c.rcpt("fill%d@example.net" % i)
+            code, text = c.data(body) if code == 250 else (code, text)
+            if code == 452:
+                refusal = (code, text)
+                break
+            expect(code == 250, "message %d: %d %r" % (i, code, text))
+            accepted.append("fill%d@example.net" % i)
+    expect(refusal is not None and refusal[1].startswith(b"4.3.1"),
+           "no 452 4.3.1 when the spool was full; got %r after %d" % (refusal, len(accepted)))
+    expect(len(accepted) >= 10, "refused after only %d messages" % len(accepted))
+    sink = ctx.sink("spool", port=port)
+    stems = new_messages(sink, set(), len(accepted))
+    got = sorted(r for s in stems for r in sink.load(s)[0]["rcpt_to"])
+    expect(got == sorted(accepted), "delivered %d of %d accepted" % (len(got), len(accepted)))
+    deadline = time.monotonic() + 15
+    while True:  # segments are reclaimed once their mail is delivered
+        with smtplib.SMTP("127.0.0.1", relay.port, timeout=10) as c:
+            c.ehlo("client.test")
+            if c.mail(SENDER, ["SIZE=%d" % len(body)])[0] == 250:
+                c.rcpt("after@example.net")
+                expect(c.data(body)[0] == 250, "refused after the spool drained")
+                break
+        expect(time.monotonic() < deadline, "still refusing 15 s after the spool drained")
+        time.sleep(0.5)
+
+
 class context:
     def __init__(self, build_root, workdir):
         self.build_root = build_root
@@ -400,7 +441,7 @@ CHECKS = [check_exact_bytes_smtplib, check_swaks, check_pipelined_transactions,
           check_dsn_after_550, check_no_partial_message, check_limits, check_config_errors,
           check_connection_limit, check_idle_timeout, check_sigterm_mid_session,
           check_recipients_split_by_route, check_mixed_recipient_replies,
-          check_retry_time_survives_restart]
+          check_retry_time_survives_restart, check_spool_full_then_resumes]
 
 
 def main():

@@ -239,3 +239,83 @@ TEST_CASE("no space for a segment is a storage failure naming the file, and noth
     CHECK(failures[0].find("cannot create segment 0000000000000001.seg") != std::string::npos);
     CHECK(failures[0].find("No space left on device") != std::string::npos);
 }
+
+namespace {
+
+struct spool_state {
+    bool use_limit = true;      // else: the disk fills (ENOSPC at segment creation)
+    std::size_t accepted = 0;
+    bool refused = false;
+    bool room_again = false;
+    std::size_t segments_at_full = 0;
+    std::size_t segments_after = 0;
+};
+
+// Messages of ~100 KB into 1 MiB segments until the spool refuses, then every
+// message is delivered (outcomes, unpins): space must come back.
+runtime::task<void> spool_fills_and_drains(void* state) {
+    auto* s = static_cast<spool_state*>(state);
+    memory_segment_io io;
+    journal_options options;
+    options.directory = directory;
+    options.segment_bytes = 1 << 20;
+    if (s->use_limit) options.spool_bytes_max = 3 << 20;
+    std::vector<std::string> failures;
+    options.on_storage_failure = [&failures](const std::string& m) { failures.push_back(m); };
+    journal::journal j(options, io);
+    recovery none;
+    REQUIRE(j.open(none).empty());
+    runtime::reactor::current().add_turn_hook(&j);
+    std::vector<std::string> recipients{"r@example.net"};
+    std::string body(100000, 'b');
+    std::vector<record_location> where;
+    for (std::uint64_t id = 1; id <= 200; ++id) {
+        if (!s->use_limit && io.files() == 2) {
+            fault_plan disk_full;
+            disk_full.create_error = -ENOSPC;
+            io.set_plan(disk_full);
+        }
+        if (!j.make_room(body.size() + 1024)) {
+            s->refused = true;
+            break;
+        }
+        where.emplace_back();
+        message_view m{id, 1, 0, "s@example.org", "h", "127.0.0.1", "", 0, recipients, body};
+        co_await j.durable(j.append_message(m, &where.back()));
+        ++s->accepted;
+    }
+    s->segments_at_full = io.files();
+    CHECK(j.full());
+    io.set_plan(fault_plan{});
+    for (std::uint64_t id = 1; id <= s->accepted; ++id) {
+        std::uint64_t t = j.append_outcome(outcome_record{id, 0, outcome_status::delivered, 2});
+        j.unpin_segment(where[id - 1].segment_sequence, t);
+    }
+    co_await j.durable(j.last_ticket());  // outcomes durable, then reclaim
+    s->room_again = j.make_room(body.size() + 1024);
+    s->segments_after = io.files();
+    CHECK(failures.empty());
+    runtime::reactor::current().remove_turn_hook(&j);
+}
+
+}  // namespace
+
+TEST_CASE("a spool at max_spool_size refuses new messages until delivered ones free it") {
+    spool_state s;
+    on_reactor(spool_fills_and_drains, &s);
+    CHECK(s.refused);
+    CHECK(s.accepted >= 20);            // about 10 per segment, 3 segments allowed
+    CHECK(s.accepted <= 30);
+    CHECK(s.segments_at_full == 3);
+    CHECK(s.room_again);
+    CHECK(s.segments_after <= 2);
+}
+
+TEST_CASE("a full disk (ENOSPC creating a segment) refuses messages, never fails the journal") {
+    spool_state s;
+    s.use_limit = false;
+    on_reactor(spool_fills_and_drains, &s);
+    CHECK(s.refused);
+    CHECK(s.segments_at_full == 2);
+    CHECK(s.room_again);
+}

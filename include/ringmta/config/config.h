@@ -66,6 +66,9 @@ struct journal_config {
     // Qualified: a member may not change the meaning of the type name in its class.
     ringmta::config::durability durability = ringmta::config::durability::fsync;
     std::uint64_t segment_size = 64ull << 20;        // 1MB to 4GB
+    // The most disk the spool's segments may take (all shards together); 0: no limit
+    // but the disk. When it (or the disk) is full, ingress answers 452 4.3.1.
+    std::uint64_t max_spool_size = 0;
 };
 
 // A static route: mail for the domain goes to these next hops instead of its MX.

@@ -37,6 +37,7 @@ struct journal_options {
     unsigned shard = 0;
     std::uint64_t segment_bytes = 64ull << 20;
     bool sync = true;                    // false: benchmarks only (no fdatasync)
+    std::uint64_t spool_bytes_max = 0;   // this shard's share of max_spool_size; 0: none
     // Called once, with a message naming the file and the error. Empty: log, exit(75).
     std::function<void(const std::string&)> on_storage_failure;
 };
@@ -68,6 +69,16 @@ public:
     std::string open(recovery& into);
     // A recovered message that is still live pins its segment.
     void pin_segment(std::uint64_t segment_sequence);
+
+    // Room for a message record of about `bytes`: true when the current segment can
+    // take it, or a new segment could be created for it (it is, now). False when the
+    // spool is at spool_bytes_max or the disk is full (ENOSPC or EDQUOT creating a
+    // segment): refuse the message (452 4.3.1) and ask again later; space returns as
+    // delivered mail's segments are removed. Outcome and attempt records never wait
+    // for room: they go to the current segment, past its nominal size if need be.
+    bool make_room(std::size_t bytes);
+    bool full() const { return _full; }
+    std::uint64_t spool_bytes() const;
 
     // Appends return a ticket: durable(ticket) resumes once the record is on disk.
     std::uint64_t append_message(const message_view& m, record_location* where);
@@ -127,6 +138,8 @@ private:
     };
 
     chunk& reserve(std::size_t bytes);
+    bool fits(std::size_t bytes) const;
+    int create_segment();                // 0, or -errno (nothing changed)
     // Accounts for the record just encoded at the end of `c`; returns its ticket.
     std::uint64_t appended(chunk& c);
     void roll();
@@ -144,6 +157,7 @@ private:
     std::deque<chunk> _in_flight;                        // the batch being written
     bool _writing = false;
     int _failure = 0;                                    // -errno once failed
+    bool _full = false;                                  // the last make_room() failed
     std::uint64_t _appended = 0;                         // tickets handed out
     std::uint64_t _durable = 0;                          // tickets on disk
     std::vector<waiter> _waiters;

@@ -25,7 +25,7 @@ public:
     enum class status {
         done,        // handshake complete / plaintext appended / write encrypted
         want_input,  // nothing more to do until the peer's bytes arrive (take output first)
-        closed,      // the peer sent close_notify (read) or closed during the handshake
+        closed,      // read/write: the peer sent close_notify (in a handshake: failed)
         failed,      // fatal: error_text() says why; send pending output, then close
     };
 
@@ -82,7 +82,7 @@ private:
     enum class phase { handshaking, established, closed, failed };
     friend struct session_callbacks;
 
-    status fail_with(int ret);
+    status after_error(int ret);
     void fail_with_text(std::string text);
 
     WOLFSSL* _ssl = nullptr;
