@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -96,6 +97,43 @@ void BM_fdatasync(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_fdatasync)->UseRealTime()->MinTime(0.5);
+
+// Buffered vs O_DIRECT for one group commit of `bytes` (write + fdatasync), the
+// choice the journal makes: the same appending pattern, the same disk, one run.
+void BM_commit_write_mode(benchmark::State& state) {
+    const std::size_t bytes = static_cast<std::size_t>(state.range(0));
+    const bool direct = state.range(1) != 0;
+    std::string dir = temp_directory();
+    std::string path = dir + "/probe";
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | (direct ? O_DIRECT : 0), 0600);
+    if (fd < 0) {
+        state.SkipWithError("open failed (O_DIRECT unsupported here?)");
+        return;
+    }
+    const std::size_t file_bytes = 64u << 20;
+    if (::posix_fallocate(fd, 0, static_cast<off_t>(file_bytes)) != 0) std::abort();
+    void* buffer = nullptr;
+    if (::posix_memalign(&buffer, 4096, bytes) != 0) std::abort();
+    std::memset(buffer, 'j', bytes);
+    std::uint64_t offset = 0;
+    for (auto _ : state) {
+        if (offset + bytes > file_bytes) offset = 0;
+        if (::pwrite(fd, buffer, bytes, static_cast<off_t>(offset)) != ssize_t(bytes)) std::abort();
+        if (::fdatasync(fd) != 0) std::abort();
+        offset += bytes;
+    }
+    std::free(buffer);
+    ::close(fd);
+    ::unlink(path.c_str());
+    ::rmdir(dir.c_str());
+    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(bytes));
+    state.SetLabel(direct ? "O_DIRECT" : "buffered");
+}
+BENCHMARK(BM_commit_write_mode)
+    ->ArgsProduct({{4096, 65536, 655360}, {0, 1}})
+    ->ArgNames({"bytes", "direct"})
+    ->UseRealTime()
+    ->MinTime(0.5);
 
 }  // namespace
 
