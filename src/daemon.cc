@@ -154,6 +154,9 @@ std::string shard::start() {
     ingress.settings.message_bytes_max = cfg->ingress.max_message_size;
     ingress.settings.recipients_max = cfg->ingress.max_recipients;
     ingress.settings.errors_max = cfg->ingress.max_errors;
+    // CHUNKING, not BINARYMIME: delivery sends with DATA, which can carry any
+    // 7bit/8bitmime message received by BDAT, but not binary content unaltered.
+    ingress.settings.offer_chunking = true;
     ingress.log = log.get();
     ingress.ids = ids.get();
     ingress.shard = index;

@@ -56,6 +56,8 @@ server_protocol::server_protocol(const server_settings& settings, server_hooks& 
     text += "\nPIPELINING\nSIZE ";
     text += std::to_string(_settings.message_bytes_max);
     text += "\n8BITMIME\nENHANCEDSTATUSCODES";
+    if (_settings.offer_chunking) text += "\nCHUNKING";
+    if (_settings.offer_chunking && _settings.offer_binarymime) text += "\nBINARYMIME";
     if (_settings.offer_dsn) text += "\nDSN";
     if (_settings.offer_smtputf8) text += "\nSMTPUTF8";
     format_reply(_ehlo_reply, {250, "", text});
@@ -98,6 +100,9 @@ void server_protocol::reset_transaction() {
     _mail_given = false;
     _rcpt_attempted = false;
     _content.clear();
+    _bdat_used = false;
+    _chunk_too_big = false;
+    _chunk_bytes_total = 0;
 }
 
 server_protocol::feed_result server_protocol::feed(std::string_view in, std::string& out) {
@@ -112,6 +117,10 @@ server_protocol::feed_result server_protocol::feed(std::string_view in, std::str
             return {i, event::message};
         case phase::data:
             if (!feed_data(in, i, out)) return {i, event::need_more};
+            if (_phase == phase::message_pending) return {i, event::message};
+            break;
+        case phase::chunk:
+            if (!feed_chunk(in, i, out)) return {i, event::need_more};
             if (_phase == phase::message_pending) return {i, event::message};
             break;
         case phase::command:
@@ -233,8 +242,10 @@ void server_protocol::handle_verb(const command& cmd, std::string& out) {
     case verb::help:
         return reply(out, 214, "2.0.0",
                      "Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP");
-    case verb::expn:
     case verb::bdat:
+        if (_settings.offer_chunking) return handle_bdat(cmd, out);
+        return reply_error(out, 502, "5.5.1", "Error: command not implemented");
+    case verb::expn:
     case verb::starttls:
     case verb::auth:
         return reply_error(out, 502, "5.5.1", "Error: command not implemented");
@@ -270,7 +281,10 @@ void server_protocol::handle_helo(const command& cmd, std::string& out) {
 std::optional<path_error> server_protocol::check_mail_extensions(
     const mail_params& params, std::string_view mailbox) const {
     if (params.size_given && params.size > _settings.message_bytes_max) return size_exceeded;
-    if (params.body == mail_params::body_type::binary_mime) return unsupported;  // no CHUNKING
+    if (params.body == mail_params::body_type::binary_mime &&
+        !(_settings.offer_chunking && _settings.offer_binarymime)) {
+        return unsupported;
+    }
     if (params.smtputf8 && !_settings.offer_smtputf8) return unsupported;
     if ((!params.ret.empty() || !params.envid.empty()) && !_settings.offer_dsn) {
         return unsupported;
@@ -332,6 +346,11 @@ void server_protocol::handle_data(const command& cmd, std::string& out) {
         if (_rcpt_attempted) return reply(out, 554, "5.5.1", "Error: no valid recipients");
         return reply_error(out, 503, "5.5.1", "Error: need RCPT command");
     }
+    // RFC 3030: no DATA in a transaction that used BDAT, and BINARYMIME needs BDAT.
+    if (_bdat_used) return reply_error(out, 503, "5.5.1", "Error: DATA after BDAT");
+    if (_env.mail.body == mail_params::body_type::binary_mime) {
+        return reply_error(out, 503, "5.5.1", "Error: BINARYMIME requires BDAT");
+    }
     // Assign, not move: the content buffer keeps its capacity from message to message
     // unless the caller moved it out. A declared SIZE presizes it, within a cap so
     // that a client cannot make the server commit memory it never sends.
@@ -378,7 +397,9 @@ void server_protocol::shutting_down(std::string& out) {
     _phase = phase::closed;
 }
 
-bool server_protocol::in_data() const { return _phase == phase::data; }
+bool server_protocol::in_data() const {
+    return _phase == phase::data || _phase == phase::chunk;
+}
 
 bool server_protocol::closed() const { return _phase == phase::closed; }
 

@@ -391,6 +391,26 @@ def check_spool_full_then_resumes(ctx):
         time.sleep(0.5)
 
 
+def check_bdat_exact_bytes(ctx):
+    sink = ctx.sink("bdat")
+    relay = ctx.relay({"*": "127.0.0.1:%d" % sink.port})
+    body = (b"Subject: chunks\r\n\r\n.single dot line follows\r\n.\r\n..two\r\n"
+            + b"8-bit \xc3\xa9\r\n" + b"y" * 998 + b"\r\nend\r\n")
+    first, rest = body[:25], body[25:]
+    with socket.create_connection(("127.0.0.1", relay.port), timeout=10) as s:
+        read_replies(s, 1)
+        s.sendall(b"EHLO client.test\r\n")
+        ehlo = s.recv(4096)
+        expect(b"CHUNKING" in ehlo, "CHUNKING not offered: %r" % ehlo)
+        s.sendall(b"MAIL FROM:<%s> BODY=8BITMIME\r\nRCPT TO:<chunky@example.net>\r\n"
+                  b"BDAT %d\r\n%sBDAT %d LAST\r\n%sQUIT\r\n"
+                  % (SENDER.encode(), len(first), first, len(rest), rest))
+        codes = read_replies(s, 5)
+    expect(codes == [250, 250, 250, 250, 221], "replies %r" % codes)
+    (stem,) = new_messages(sink, set(), 1)
+    expect(strip_received(sink.load(stem)[1]) == body, "BDAT content changed on the way")
+
+
 class context:
     def __init__(self, build_root, workdir):
         self.build_root = build_root
@@ -441,7 +461,8 @@ CHECKS = [check_exact_bytes_smtplib, check_swaks, check_pipelined_transactions,
           check_dsn_after_550, check_no_partial_message, check_limits, check_config_errors,
           check_connection_limit, check_idle_timeout, check_sigterm_mid_session,
           check_recipients_split_by_route, check_mixed_recipient_replies,
-          check_retry_time_survives_restart, check_spool_full_then_resumes]
+          check_retry_time_survives_restart, check_spool_full_then_resumes,
+          check_bdat_exact_bytes]
 
 
 def main():

@@ -60,6 +60,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     settings.errors_max = 1000;
     settings.offer_smtputf8 = data[0] & 4;
     settings.offer_dsn = data[0] & 8;
+    settings.offer_chunking = data[0] & 16;
+    settings.offer_binarymime = data[0] & 32;
     fuzz_hooks hooks(data[0]);
     server_protocol protocol(settings, hooks);
     std::string out;

@@ -37,6 +37,10 @@ struct server_settings {
     // Extensions the caller can honour; advertised and accepted only when true.
     bool offer_smtputf8 = false;  // RFC 6531: SMTPUTF8 parameter, UTF-8 mailboxes
     bool offer_dsn = false;       // RFC 3461: RET, ENVID, NOTIFY, ORCPT
+    bool offer_chunking = false;  // RFC 3030: CHUNKING (BDAT)
+    // RFC 3030 BINARYMIME (needs offer_chunking): only where the next hops' path can
+    // carry binary content unaltered (BDAT on the delivery side).
+    bool offer_binarymime = false;
 };
 
 struct envelope {
@@ -98,10 +102,12 @@ public:
     bool closed() const;
 
 private:
-    enum class phase : std::uint8_t { command, data, message_pending, closed };
+    enum class phase : std::uint8_t { command, data, chunk, message_pending, closed };
 
     bool feed_command(std::string_view in, std::size_t& i, std::string& out);
     bool feed_data(std::string_view in, std::size_t& i, std::string& out);
+    bool feed_chunk(std::string_view in, std::size_t& i, std::string& out);
+    void handle_bdat(const command& cmd, std::string& out);
     void handle_line(std::string_view line, std::string& out);
     void handle_verb(const command& cmd, std::string& out);
     void handle_helo(const command& cmd, std::string& out);
@@ -128,6 +134,13 @@ private:
     bool _mail_given = false;
     bool _rcpt_attempted = false;
     bool _discarding_line = false;  // an overlong command line is being skipped
+    // BDAT (RFC 3030): the chunk being read, and the transaction's state.
+    std::uint64_t _chunk_remaining = 0;
+    std::uint64_t _chunk_bytes_total = 0;  // message bytes received over BDAT so far
+    bool _chunk_last = false;
+    bool _chunk_discard = false;   // a refused BDAT: its bytes are read and dropped
+    bool _chunk_too_big = false;
+    bool _bdat_used = false;       // this transaction uses BDAT: DATA is refused
     std::size_t _errors = 0;
     envelope _env;
     std::string _content;
