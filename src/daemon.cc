@@ -22,6 +22,7 @@
 #include "ringmta/runtime/net.h"
 #include "ringmta/runtime/ops.h"
 #include "ringmta/runtime/shard_group.h"
+#include "ringmta/tls/context.h"
 
 namespace ringmta {
 
@@ -70,6 +71,7 @@ struct shard final : runtime::wake_listener {
     std::unique_ptr<journal::id_generator> ids;
     std::unique_ptr<observe::accounting_log> accounting;
     std::unique_ptr<delivery::engine> delivery;
+    std::unique_ptr<tls::context> tls;     // STARTTLS, when ingress has a certificate
     ingress::ingress_context ingress;
     std::vector<std::unique_ptr<runtime::acceptor>> acceptors;
     std::vector<int> listen_fds;
@@ -98,6 +100,7 @@ runtime::task<void> shutdown_shard(shard* s) {
              (unsigned long long)(s->delivery ? s->delivery->stats().delivered : 0),
              (unsigned long long)(s->delivery ? s->delivery->stats().deferred : 0),
              (unsigned long long)(s->delivery ? s->delivery->stats().failed : 0));
+    if (s->tls) tls::release_thread_state();
     runtime::reactor::current().request_exit();
 }
 
@@ -149,6 +152,17 @@ std::string shard::start() {
     }
     if (!live.empty()) log_info("shard %u: recovered %zu queued message(s)", index, live.size());
 
+    if (!cfg->ingress.tls_cert_file.empty()) {
+        tls::context_options tls_options;
+        tls_options.side = tls::role::server;
+        tls_options.cert_file = cfg->ingress.tls_cert_file;
+        tls_options.key_file = cfg->ingress.tls_key_file;
+        std::string error;
+        tls = tls::context::create(tls_options, error);
+        if (!tls) return "ingress.tls_cert_file/tls_key_file: " + error;
+    }
+    ingress.tls = tls.get();
+    ingress.settings.offer_starttls = tls != nullptr;
     ingress.cfg = cfg;
     ingress.settings.hostname = cfg->server.hostname;
     ingress.settings.message_bytes_max = cfg->ingress.max_message_size;

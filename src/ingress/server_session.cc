@@ -11,15 +11,11 @@
 #include "ringmta/runtime/ops.h"
 #include "ringmta/runtime/time_format.h"
 #include "ringmta/smtp/command.h"
+#include "session_transport.h"
 
 namespace ringmta::ingress {
 
 namespace {
-
-// Held by each session for its life (provided-buffer rings, which free idle
-// connections of it, come with the ingress issue); 16 KiB bounds 10,000
-// connections at 160 MiB.
-constexpr std::size_t receive_bytes = 16 * 1024;
 
 bool lower_equal(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
@@ -70,6 +66,11 @@ public:
         return std::nullopt;
     }
 
+    // After STARTTLS: recorded in the Received header ("with ESMTPS ... using ...").
+    void set_tls(std::string_view version, std::string_view cipher) {
+        _tls = "(using " + std::string(version) + " with cipher " + std::string(cipher) + ")";
+    }
+
     std::string trace_headers(const smtp::envelope& env) override {
         std::uint64_t now = runtime::unix_ms();
         _queue_id_value = _ctx->ids->next(now);
@@ -77,6 +78,7 @@ public:
         std::string h = "Received: from " + (env.helo.empty() ? std::string("unknown") : env.helo);
         h += " ([" + _client + "])\r\n\tby " + _ctx->settings.hostname + " (ringmta) with ";
         h += env.esmtp ? "ESMTP" : "SMTP";
+        if (!_tls.empty()) h += "S " + _tls;  // RFC 3848: ESMTPS
         h += " id " + journal::format_queue_id(_queue_id_value);
         if (env.rcpt_to.size() == 1) h += "\r\n\tfor <" + env.rcpt_to.front() + ">";
         h += "; ";
@@ -93,6 +95,7 @@ private:
     ingress_context* _ctx;
     std::string _client;
     bool _relay_allowed = false;
+    std::string _tls;
     std::uint64_t _queue_id_value = 0;
     std::uint64_t _arrival_unix_ms = 0;
 };
@@ -130,27 +133,45 @@ runtime::task<queue::message_ptr> commit_message(ingress_context* ctx,
 
 }  // namespace
 
+// STARTTLS (RFC 3207): the 220 goes out in plaintext, every byte the client sent
+// after the STARTTLS line is dropped (never read as a command under TLS), and after
+// the handshake the protocol starts over. False: the connection is to be closed.
+runtime::task<bool> start_tls(ingress_context* ctx, session_transport* t,
+                              smtp::server_protocol* protocol, session_hooks* hooks,
+                              std::string* in, std::string* out) {
+    if (co_await write_plain(t, *out) != 0) co_return false;
+    out->clear();
+    in->clear();
+    std::string error = co_await accept_tls(t, ctx->tls);
+    if (!error.empty()) {
+        log_info("%s: %s", hooks->client().c_str(), error.c_str());
+        co_return false;
+    }
+    protocol->tls_started();
+    hooks->set_tls(t->tls->version(), t->tls->cipher());
+    co_return true;
+}
+
 runtime::task<void> serve_session(ingress_context* ctx, int fd) {
     runtime::socket_address peer = runtime::peer_address(fd);
     session_hooks hooks(ctx, peer);
     smtp::server_protocol protocol(ctx->settings, hooks);
-    std::uint64_t idle_ms = static_cast<std::uint64_t>(ctx->cfg->ingress.idle_timeout.count());
+    session_transport t;
+    t.fd = fd;
+    t.timeout_ms = static_cast<std::uint64_t>(ctx->cfg->ingress.idle_timeout.count());
+    t.buffer.reset(new char[session_transport::receive_bytes]);
     std::string in;
     std::string out;
-    std::unique_ptr<char[]> buffer(new char[receive_bytes]);
     protocol.greet(out);
-    bool open = co_await runtime::io::send_all(fd, out, idle_ms) == 0;
+    bool open = co_await write_plain(&t, out) == 0;
     out.clear();
     while (open) {
-        runtime::io::recv receive(fd, buffer.get(), receive_bytes, idle_ms);
-        int n = co_await receive;
+        int n = co_await read_plain(&t, &in);
         if (n <= 0) {
             if (n == -ETIMEDOUT) protocol.idle_timeout(out);
             if (n == 0 && ctx->stopping) protocol.shutting_down(out);
-            open = false;
             break;
         }
-        in.append(buffer.get(), static_cast<std::size_t>(n));
         std::size_t used = 0;
         while (open) {
             auto r = protocol.feed(std::string_view(in).substr(used), out);
@@ -158,6 +179,11 @@ runtime::task<void> serve_session(ingress_context* ctx, int fd) {
             if (r.event == smtp::server_protocol::event::need_more) break;
             if (r.event == smtp::server_protocol::event::close) {
                 open = false;
+                break;
+            }
+            if (r.event == smtp::server_protocol::event::starttls) {
+                open = co_await start_tls(ctx, &t, &protocol, &hooks, &in, &out);
+                used = 0;  // `in` was emptied: what followed STARTTLS is gone
                 break;
             }
             bool full = false;
@@ -179,11 +205,14 @@ runtime::task<void> serve_session(ingress_context* ctx, int fd) {
         }
         in.erase(0, used);
         if (!out.empty()) {
-            if (co_await runtime::io::send_all(fd, out, idle_ms) != 0) open = false;
+            if (co_await write_plain(&t, out) != 0) open = false;
             out.clear();
         }
     }
-    if (!out.empty()) co_await runtime::io::send_all(fd, out, 1000);
+    if (!out.empty()) {
+        t.timeout_ms = 1000;
+        co_await write_plain(&t, out);
+    }
     ctx->sessions.erase(fd);
     ::close(fd);
 }

@@ -60,6 +60,8 @@ server_protocol::server_protocol(const server_settings& settings, server_hooks& 
     if (_settings.offer_chunking && _settings.offer_binarymime) text += "\nBINARYMIME";
     if (_settings.offer_dsn) text += "\nDSN";
     if (_settings.offer_smtputf8) text += "\nSMTPUTF8";
+    format_reply(_ehlo_reply_tls, {250, "", text});
+    if (_settings.offer_starttls) text += "\nSTARTTLS";
     format_reply(_ehlo_reply, {250, "", text});
 }
 
@@ -115,6 +117,8 @@ server_protocol::feed_result server_protocol::feed(std::string_view in, std::str
             // The caller must acknowledge the message before reading further commands.
             RINGMTA_ASSERT(false, "server_protocol::feed before message_done()");
             return {i, event::message};
+        case phase::tls_pending:
+            return {i, event::starttls};
         case phase::data:
             if (!feed_data(in, i, out)) return {i, event::need_more};
             if (_phase == phase::message_pending) return {i, event::message};
@@ -245,8 +249,16 @@ void server_protocol::handle_verb(const command& cmd, std::string& out) {
     case verb::bdat:
         if (_settings.offer_chunking) return handle_bdat(cmd, out);
         return reply_error(out, 502, "5.5.1", "Error: command not implemented");
-    case verb::expn:
     case verb::starttls:
+        if (!_settings.offer_starttls) {
+            return reply_error(out, 502, "5.5.1", "Error: command not implemented");
+        }
+        if (_tls_active) return reply_error(out, 503, "5.5.1", "Error: TLS already active");
+        if (!cmd.argument.empty()) return reply_error(out, 501, "5.5.4", "Syntax: STARTTLS");
+        reply(out, 220, "2.0.0", "Ready to start TLS");
+        _phase = phase::tls_pending;
+        return;
+    case verb::expn:
     case verb::auth:
         return reply_error(out, 502, "5.5.1", "Error: command not implemented");
     case verb::unknown:
@@ -272,7 +284,7 @@ void server_protocol::handle_helo(const command& cmd, std::string& out) {
     _env.esmtp = ehlo;
     _helo_seen = true;
     if (ehlo) {
-        out += _ehlo_reply;
+        out += _tls_active ? _ehlo_reply_tls : _ehlo_reply;
     } else {
         reply(out, 250, "", _settings.hostname);
     }
@@ -384,6 +396,15 @@ void server_protocol::message_done(const reply_spec& r, std::string& out) {
     RINGMTA_ASSERT(_phase == phase::message_pending, "message_done without a message");
     format_reply(out, r);
     reset_transaction();
+    _phase = phase::command;
+}
+
+void server_protocol::tls_started() {
+    RINGMTA_ASSERT(_phase == phase::tls_pending, "tls_started without STARTTLS");
+    reset_transaction();
+    _env = envelope{};
+    _helo_seen = false;
+    _tls_active = true;
     _phase = phase::command;
 }
 

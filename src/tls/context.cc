@@ -5,6 +5,7 @@
 
 #include <wolfssl/options.h>  // first: it fixes the layout of wolfSSL's structs
 #include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 
 #include <mutex>
 
@@ -189,6 +190,12 @@ bool prove_identity(context& ctx, const context_options& o, std::string& error) 
 }
 
 }  // namespace
+
+void release_thread_state() {
+#ifdef FP_ECC
+    wc_ecc_fp_free();  // the fixed-point ECC cache is per thread (thread-local)
+#endif
+}
 
 std::unique_ptr<context> context::create(const context_options& options, std::string& error) {
     error.clear();

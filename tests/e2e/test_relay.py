@@ -411,6 +411,81 @@ def check_bdat_exact_bytes(ctx):
     expect(strip_received(sink.load(stem)[1]) == body, "BDAT content changed on the way")
 
 
+def make_certificate(ctx):
+    key = os.path.join(ctx.workdir, "key.pem")
+    cert = os.path.join(ctx.workdir, "cert.pem")
+    p = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "2", "-subj", "/CN=relay.test"], capture_output=True, timeout=30)
+    expect(p.returncode == 0, "openssl req: %s" % p.stderr.decode()[-300:])
+    return 'tls_cert_file = "%s"\ntls_key_file = "%s"\n' % (cert, key)
+
+
+def tls_client_context():
+    import ssl
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE   # opportunistic, as between MTAs
+    return context
+
+
+def check_starttls_smtplib(ctx):
+    sink = ctx.sink("tls")
+    relay = ctx.relay({"*": "127.0.0.1:%d" % sink.port}, extra=make_certificate(ctx),
+                      section_extra="ingress")
+    with smtplib.SMTP("127.0.0.1", relay.port, timeout=10) as c:
+        c.ehlo("client.test")
+        expect(c.has_extn("starttls"), "STARTTLS not offered")
+        code, _ = c.starttls(context=tls_client_context())
+        expect(code == 220, "STARTTLS answered %d" % code)
+        c.ehlo("client.test")
+        expect(not c.has_extn("starttls"), "STARTTLS offered again under TLS")
+        version = c.sock.version()
+        c.sendmail(SENDER, ["secret@example.net"], b"Subject: over TLS\r\n\r\nbody\r\n")
+    (stem,) = new_messages(sink, set(), 1)
+    content = sink.load(stem)[1]
+    expect(b"with ESMTPS (using %s with cipher " % version.encode() in content,
+           "Received header lacks the TLS version and cipher: %r" % content[:300])
+    expect(strip_received(content) == b"Subject: over TLS\r\n\r\nbody\r\n", "content changed")
+
+
+def check_starttls_openssl_versions(ctx):
+    relay = ctx.relay({"*": "127.0.0.1:9"}, extra=make_certificate(ctx), section_extra="ingress")
+    for flag, name in (("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")):
+        p = subprocess.run(["openssl", "s_client", "-starttls", "smtp", "-connect",
+                            "127.0.0.1:%d" % relay.port, flag, "-brief"],
+                           input=b"QUIT\r\n", capture_output=True, timeout=30)
+        text = (p.stdout + p.stderr).decode("utf-8", "replace")
+        expect("Protocol version: %s" % name in text, "%s: %s" % (flag, text[-400:]))
+
+
+def check_starttls_discards_injected_commands(ctx):
+    sink = ctx.sink("inject")
+    relay = ctx.relay({"*": "127.0.0.1:%d" % sink.port}, extra=make_certificate(ctx),
+                      section_extra="ingress")
+    with socket.create_connection(("127.0.0.1", relay.port), timeout=10) as raw:
+        read_replies(raw, 1)
+        raw.sendall(b"EHLO client.test\r\n")
+        read_replies(raw, 1)
+        # Plaintext pipelined after STARTTLS (a man in the middle could add it) must
+        # not become commands of the TLS session.
+        raw.sendall(b"STARTTLS\r\nMAIL FROM:<injected@evil.example>\r\nNOOP\r\n")
+        reply = b""
+        while not reply.endswith(b"\r\n"):
+            reply += raw.recv(1)
+        expect(reply.startswith(b"220 2.0.0"), "STARTTLS answered %r" % reply)
+        tls = tls_client_context().wrap_socket(raw)
+        tls.sendall(b"EHLO client.test\r\nMAIL FROM:<real@sender.test>\r\n")
+        answer = b""
+        deadline = time.monotonic() + 10
+        while b"2.1.0" not in answer and b"503" not in answer and time.monotonic() < deadline:
+            answer += tls.recv(4096)
+        first_line = answer.split(b"\r\n")[0]
+        expect(first_line.startswith(b"250-"), "first reply under TLS %r (injected?)" % answer)
+        expect(b"250 2.1.0" in answer and b"503" not in answer,
+               "MAIL under TLS: %r (the injected MAIL was read)" % answer)
+
+
 class context:
     def __init__(self, build_root, workdir):
         self.build_root = build_root
@@ -462,7 +537,8 @@ CHECKS = [check_exact_bytes_smtplib, check_swaks, check_pipelined_transactions,
           check_connection_limit, check_idle_timeout, check_sigterm_mid_session,
           check_recipients_split_by_route, check_mixed_recipient_replies,
           check_retry_time_survives_restart, check_spool_full_then_resumes,
-          check_bdat_exact_bytes]
+          check_bdat_exact_bytes, check_starttls_smtplib, check_starttls_openssl_versions,
+          check_starttls_discards_injected_commands]
 
 
 def main():

@@ -62,6 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     settings.offer_dsn = data[0] & 8;
     settings.offer_chunking = data[0] & 16;
     settings.offer_binarymime = data[0] & 32;
+    settings.offer_starttls = data[0] & 64;
     fuzz_hooks hooks(data[0]);
     server_protocol protocol(settings, hooks);
     std::string out;
@@ -74,6 +75,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             auto r = protocol.feed(pending, out);
             if (r.consumed > pending.size()) std::abort();
             pending.erase(0, r.consumed);
+            if (r.event == server_protocol::event::starttls) {
+                pending.clear();  // what followed STARTTLS is dropped, as a driver must
+                protocol.tls_started();
+                continue;
+            }
             if (r.event == server_protocol::event::message) {
                 if (protocol.pending_content().size() > settings.message_bytes_max + 64) {
                     std::abort();  // the limit (plus the trace header) holds

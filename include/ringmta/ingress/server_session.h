@@ -20,6 +20,7 @@
 #include "ringmta/runtime/acceptor.h"
 #include "ringmta/runtime/task.h"
 #include "ringmta/smtp/server_protocol.h"
+#include "ringmta/tls/context.h"
 
 namespace ringmta::ingress {
 
@@ -37,6 +38,7 @@ struct ingress_context {
     smtp::server_settings settings;
     journal::journal* log = nullptr;
     journal::id_generator* ids = nullptr;
+    tls::context* tls = nullptr;         // STARTTLS offered when set (tls_cert_file/key)
     unsigned shard = 0;
     // Hands a durable message to delivery (same shard).
     std::function<void(queue::message_ptr)> accepted;

@@ -38,6 +38,7 @@ struct server_settings {
     bool offer_smtputf8 = false;  // RFC 6531: SMTPUTF8 parameter, UTF-8 mailboxes
     bool offer_dsn = false;       // RFC 3461: RET, ENVID, NOTIFY, ORCPT
     bool offer_chunking = false;  // RFC 3030: CHUNKING (BDAT)
+    bool offer_starttls = false;  // RFC 3207: the caller has a TLS context for this listener
     // RFC 3030 BINARYMIME (needs offer_chunking): only where the next hops' path can
     // carry binary content unaltered (BDAT on the delivery side).
     bool offer_binarymime = false;
@@ -72,7 +73,11 @@ public:
 
     void greet(std::string& out);  // "220 <hostname> ESMTP ringmta\r\n"
 
-    enum class event { need_more, message, close };
+    // starttls: "220 Ready to start TLS" is in `out`. The caller sends it, DISCARDS
+    // every byte received after the STARTTLS line (plaintext pipelined past it must
+    // never be read as commands under TLS: RFC 3207 section 4.2), runs the TLS
+    // handshake, and calls tls_started(), or closes the connection if it failed.
+    enum class event { need_more, message, close, starttls };
     struct feed_result {
         std::size_t consumed;
         server_protocol::event event;
@@ -99,10 +104,16 @@ public:
     void idle_timeout(std::string& out);   // "421 4.4.2 <host> Idle timeout, closing ..."
     void shutting_down(std::string& out);  // "421 4.3.2 <host> Service shutting down"
     bool in_data() const;
+    // After a successful handshake: the session starts over (RFC 3207 section 4.2:
+    // forget everything learnt before TLS, expect a new EHLO).
+    void tls_started();
+    bool tls_active() const { return _tls_active; }
     bool closed() const;
 
 private:
-    enum class phase : std::uint8_t { command, data, chunk, message_pending, closed };
+    enum class phase : std::uint8_t {
+        command, data, chunk, message_pending, tls_pending, closed
+    };
 
     bool feed_command(std::string_view in, std::size_t& i, std::string& out);
     bool feed_data(std::string_view in, std::size_t& i, std::string& out);
@@ -128,7 +139,9 @@ private:
 
     server_settings _settings;
     server_hooks& _hooks;
-    std::string _ehlo_reply;  // built once: the keywords never change on a connection
+    std::string _ehlo_reply;       // built once; with STARTTLS when offered
+    std::string _ehlo_reply_tls;   // after STARTTLS: the same without it
+    bool _tls_active = false;
     phase _phase = phase::command;
     bool _helo_seen = false;
     bool _mail_given = false;

@@ -36,6 +36,11 @@ struct context_options {
     bool tls12_only = false;  // at most one of the two
 };
 
+// Frees the calling thread's wolfSSL caches. Debian's wolfSSL is built with FP_ECC:
+// each thread that does ECC keeps a bounded fixed-point table until it calls this.
+// A shard calls it once, on its own thread, when it stops.
+void release_thread_state();
+
 class context {
 public:
     // nullptr and `error` set ("cert_file '/x.pem': ...") when the context cannot be built.

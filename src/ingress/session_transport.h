@@ -1,0 +1,34 @@
+// Internal to ingress: a session's connection, plain or under TLS. The session
+// reads and writes plaintext; with TLS, ciphertext moves between the ring and a
+// tls::session over memory buffers (the tls module never touches the socket).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "ringmta/runtime/task.h"
+#include "ringmta/tls/context.h"
+#include "ringmta/tls/session.h"
+
+namespace ringmta::ingress {
+
+struct session_transport {
+    int fd = -1;
+    std::uint64_t timeout_ms = 0;
+    std::unique_ptr<char[]> buffer;              // one receive buffer per session
+    std::unique_ptr<tls::session> tls;
+
+    static constexpr std::size_t receive_bytes = 16 * 1024;
+};
+
+// Appends the plaintext that is available (waiting for some if none is): the
+// number of bytes appended, 0 at the end of the connection (EOF or close_notify),
+// or -errno (-ETIMEDOUT after timeout_ms of silence, -EPROTO for a TLS failure).
+runtime::task<int> read_plain(session_transport* t, std::string* in);
+// Sends plaintext (encrypted first under TLS). 0 or -errno.
+runtime::task<int> write_plain(session_transport* t, std::string_view data);
+// Runs the server side of a TLS handshake on the connection. "" or why it failed.
+runtime::task<std::string> accept_tls(session_transport* t, tls::context* ctx);
+
+}  // namespace ringmta::ingress
