@@ -52,6 +52,7 @@ constexpr std::uint64_t shutdown_grace_ms = 10000;
 
 struct shared_state {
     std::atomic<bool> stop{false};
+    std::atomic<std::uint64_t> reload{0};   // bumped by SIGHUP; each shard catches up
     std::mutex error_lock;
     std::string error;
     std::unique_ptr<std::latch> started;
@@ -76,12 +77,15 @@ struct shard final : runtime::wake_listener {
     std::vector<std::unique_ptr<runtime::acceptor>> acceptors;
     std::vector<int> listen_fds;
     bool shutting_down = false;
+    std::uint64_t reload_seen = 0;
 
     ~shard() {
         for (int fd : listen_fds) ::close(fd);
     }
     void on_wake() override;
     std::string start();
+    void reload();
+    std::string load_tls();
 };
 
 runtime::task<void> shutdown_shard(shard* s) {
@@ -104,7 +108,42 @@ runtime::task<void> shutdown_shard(shard* s) {
     runtime::reactor::current().request_exit();
 }
 
+// SIGHUP, on the shard's own thread: reopen the accounting log (rotation) and
+// reload the STARTTLS certificate and key. A bad new certificate keeps the old one;
+// sessions already under TLS keep theirs (wolfSSL counts references to a context).
+void shard::reload() {
+    if (accounting) {
+        if (std::string e = accounting->reopen(); !e.empty()) {
+            log_error("accounting log: %s", e.c_str());
+        }
+    }
+    if (tls) {
+        if (std::string e = load_tls(); !e.empty()) {
+            log_error("shard %u: keeping the previous TLS certificate: %s", index, e.c_str());
+        } else {
+            log_info("shard %u: TLS certificate reloaded", index);
+        }
+    }
+}
+
+std::string shard::load_tls() {
+    tls::context_options tls_options;
+    tls_options.side = tls::role::server;
+    tls_options.cert_file = cfg->ingress.tls_cert_file;
+    tls_options.key_file = cfg->ingress.tls_key_file;
+    std::string error;
+    std::unique_ptr<tls::context> fresh = tls::context::create(tls_options, error);
+    if (!fresh) return "ingress.tls_cert_file/tls_key_file: " + error;
+    tls = std::move(fresh);
+    ingress.tls = tls.get();
+    return {};
+}
+
 void shard::on_wake() {
+    if (std::uint64_t r = shared->reload.load(); r != reload_seen && !shutting_down) {
+        reload_seen = r;
+        reload();
+    }
     if (shared->stop.load() && !shutting_down) {
         shutting_down = true;
         runtime::spawn(shutdown_shard(this));
@@ -153,15 +192,8 @@ std::string shard::start() {
     if (!live.empty()) log_info("shard %u: recovered %zu queued message(s)", index, live.size());
 
     if (!cfg->ingress.tls_cert_file.empty()) {
-        tls::context_options tls_options;
-        tls_options.side = tls::role::server;
-        tls_options.cert_file = cfg->ingress.tls_cert_file;
-        tls_options.key_file = cfg->ingress.tls_key_file;
-        std::string error;
-        tls = tls::context::create(tls_options, error);
-        if (!tls) return "ingress.tls_cert_file/tls_key_file: " + error;
+        if (std::string error = load_tls(); !error.empty()) return error;
     }
-    ingress.tls = tls.get();
     ingress.settings.offer_starttls = tls != nullptr;
     ingress.cfg = cfg;
     ingress.settings.hostname = cfg->server.hostname;
@@ -249,7 +281,12 @@ int run_daemon(const config::config& cfg) {
             log_info("received %s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
             shared.stop = true;
         } else if (sig == SIGHUP) {
-            if (std::string e = runtime::log_open(cfg.server.log_file); !e.empty()) log_error("%s", e.c_str());
+            if (std::string e = runtime::log_open(cfg.server.log_file); !e.empty()) {
+                log_error("%s", e.c_str());
+            }
+            log_info("received SIGHUP: reopening logs, reloading the TLS certificate");
+            shared.reload.fetch_add(1);
+            group.wake_all();
         }
     }
     group.wake_all();

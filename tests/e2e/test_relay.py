@@ -10,6 +10,7 @@ last line is "N passed, N failed". Every wait is bounded.
 """
 
 import argparse
+import json
 import os
 import shutil
 import smtplib
@@ -411,12 +412,12 @@ def check_bdat_exact_bytes(ctx):
     expect(strip_received(sink.load(stem)[1]) == body, "BDAT content changed on the way")
 
 
-def make_certificate(ctx):
+def make_certificate(ctx, name="relay.test"):
     key = os.path.join(ctx.workdir, "key.pem")
     cert = os.path.join(ctx.workdir, "cert.pem")
     p = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                         "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
-                        "-days", "2", "-subj", "/CN=relay.test"], capture_output=True, timeout=30)
+                        "-days", "2", "-subj", "/CN=" + name], capture_output=True, timeout=30)
     expect(p.returncode == 0, "openssl req: %s" % p.stderr.decode()[-300:])
     return 'tls_cert_file = "%s"\ntls_key_file = "%s"\n' % (cert, key)
 
@@ -486,6 +487,43 @@ def check_starttls_discards_injected_commands(ctx):
                "MAIL under TLS: %r (the injected MAIL was read)" % answer)
 
 
+def served_certificate_subject(port):
+    p = subprocess.run(["openssl", "s_client", "-starttls", "smtp", "-connect",
+                        "127.0.0.1:%d" % port, "-brief"], input=b"QUIT\r\n",
+                       capture_output=True, timeout=30)
+    text = (p.stdout + p.stderr).decode("utf-8", "replace")
+    for line in text.splitlines():
+        if line.startswith("Peer certificate:"):
+            return line
+    return text[-300:]
+
+
+def check_sighup_reloads_certificate_and_reopens_accounting(ctx):
+    sink = ctx.sink("hup")
+    relay = ctx.relay({"*": "127.0.0.1:%d" % sink.port}, extra=make_certificate(ctx, "old.test"),
+                      section_extra="ingress")
+    expect("CN = old.test" in served_certificate_subject(relay.port),
+           "first certificate: %s" % served_certificate_subject(relay.port))
+    with smtplib.SMTP("127.0.0.1", relay.port, timeout=10) as c:
+        c.sendmail(SENDER, ["before@example.net"], b"Subject: 1\r\n\r\nx\r\n")
+    relay.wait_accounting(lambda ls: len(ls) == 1, "the first line")
+    rotated = relay.accounting_path + ".1"
+    os.rename(relay.accounting_path, rotated)   # what logrotate does before its SIGHUP
+    make_certificate(ctx, "new.test")           # same paths, new certificate and key
+    relay.hup()
+    deadline = time.monotonic() + 10
+    while "CN = new.test" not in served_certificate_subject(relay.port):
+        expect(time.monotonic() < deadline, "the new certificate was not served after SIGHUP")
+        time.sleep(0.2)
+    with smtplib.SMTP("127.0.0.1", relay.port, timeout=10) as c:
+        c.sendmail(SENDER, ["after@example.net"], b"Subject: 2\r\n\r\nx\r\n")
+    lines = relay.wait_accounting(lambda ls: len(ls) == 1, "a line in the reopened log")
+    expect(lines[0]["recipient"] == "after@example.net", "new log has %r" % lines)
+    with open(rotated) as f:
+        old = [json.loads(l) for l in f if l.strip()]
+    expect([l["recipient"] for l in old] == ["before@example.net"], "rotated log has %r" % old)
+
+
 class context:
     def __init__(self, build_root, workdir):
         self.build_root = build_root
@@ -538,7 +576,8 @@ CHECKS = [check_exact_bytes_smtplib, check_swaks, check_pipelined_transactions,
           check_recipients_split_by_route, check_mixed_recipient_replies,
           check_retry_time_survives_restart, check_spool_full_then_resumes,
           check_bdat_exact_bytes, check_starttls_smtplib, check_starttls_openssl_versions,
-          check_starttls_discards_injected_commands]
+          check_starttls_discards_injected_commands,
+          check_sighup_reloads_certificate_and_reopens_accounting]
 
 
 def main():

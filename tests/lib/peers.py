@@ -220,6 +220,9 @@ class ringmta_process:
         finally:
             self._log.close()
 
+    def hup(self):
+        self.proc.send_signal(signal.SIGHUP)
+
     def kill9(self):
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()

@@ -17,6 +17,9 @@ class accounting_log final : public runtime::turn_hook, public runtime::cqe_hand
 public:
     // Returns "" or an error naming the file.
     std::string open(const std::string& path);
+    // Opens the path again (after a rotation moved the file away); a write still in
+    // flight finishes into the old file, which is closed after it. "" or an error.
+    std::string reopen();
     ~accounting_log();
 
     void add(const accounting_event& e) { append_accounting_line(_pending, e); }
@@ -27,6 +30,8 @@ public:
 private:
     std::string _path;
     int _fd = -1;
+    int _writing_fd = -1;            // the file the write in flight goes to
+    bool _close_after_write = false; // reopen() replaced _writing_fd meanwhile
     std::string _pending;
     std::string _writing_buffer;
     std::size_t _written = 0;
