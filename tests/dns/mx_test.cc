@@ -11,21 +11,10 @@
 #include "test_support.h"
 
 using namespace ringmta::dns;
+using ringmta::dns::test::texts;
 using ringmta::runtime::task;
 
-#define REQUIRE_DNSMASQ()                                      \
-    if (!test::have_dnsmasq()) {                               \
-        MESSAGE("dnsmasq is not installed: test skipped");     \
-        return;                                                \
-    }
-
 namespace {
-
-std::vector<std::string> texts(const std::vector<ip_address>& addresses) {
-    std::vector<std::string> out;
-    for (const ip_address& a : addresses) out.push_back(a.to_string());
-    return out;
-}
 
 std::vector<std::string> names(const mx_result& m) {
     std::vector<std::string> out;

@@ -13,22 +13,11 @@
 #include "test_support.h"
 
 using namespace ringmta::dns;
+using ringmta::dns::test::texts;
 using ringmta::runtime::task;
 namespace io = ringmta::runtime::io;
 
-#define REQUIRE_DNSMASQ()                                      \
-    if (!test::have_dnsmasq()) {                               \
-        MESSAGE("dnsmasq is not installed: test skipped");     \
-        return;                                                \
-    }
-
 namespace {
-
-std::vector<std::string> texts(const std::vector<ip_address>& addresses) {
-    std::vector<std::string> out;
-    for (const ip_address& a : addresses) out.push_back(a.to_string());
-    return out;
-}
 
 task<void> lookup_kinds(resolver* r) {
     answer a = co_await r->lookup("MX1.Equal.Test.", record_type::a);

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "dns_peers.h"
 #include "ringmta/dns/resolver.h"
 #include "ringmta/runtime/reactor.h"
 #include "ringmta/runtime/task.h"
@@ -52,4 +53,15 @@ void run_with_resolver(resolver_options options, Body body) {
     CHECK(loop.tasks_live() == 0);
 }
 
+inline std::vector<std::string> texts(const std::vector<ip_address>& addresses) {
+    std::vector<std::string> out;
+    for (const ip_address& a : addresses) out.push_back(a.to_string());
+    return out;
+}
+
 }  // namespace ringmta::dns::test
+
+// tools/dev installs dnsmasq: a missing one is a broken set-up, not a skipped test.
+#define REQUIRE_DNSMASQ() \
+    REQUIRE_MESSAGE(::ringmta::dns::test::have_dnsmasq(), \
+                    "dnsmasq is not installed (tools/dev installs it)")
