@@ -58,6 +58,15 @@ void append_year(std::string& out, std::int64_t year) {
     append_uint(out, static_cast<std::uint64_t>(year));  // only past 9999: never negative
 }
 
+// "HH:MM:SS" of a second within the day.
+void append_clock(std::string& out, unsigned second_of_day) {
+    append_padded(out, second_of_day / 3600, 2);
+    out.push_back(':');
+    append_padded(out, second_of_day / 60 % 60, 2);
+    out.push_back(':');
+    append_padded(out, second_of_day % 60, 2);
+}
+
 }  // namespace
 
 void append_iso8601_utc(std::string& out, std::uint64_t time_unix_ms) {
@@ -71,11 +80,7 @@ void append_iso8601_utc(std::string& out, std::uint64_t time_unix_ms) {
     out.push_back('-');
     append_padded(out, date.day, 2);
     out.push_back('T');
-    append_padded(out, second_of_day / 3600, 2);
-    out.push_back(':');
-    append_padded(out, second_of_day / 60 % 60, 2);
-    out.push_back(':');
-    append_padded(out, second_of_day % 60, 2);
+    append_clock(out, second_of_day);
     out.push_back('.');
     append_padded(out, static_cast<unsigned>(time_unix_ms % ms_per_second), 3);
     out.push_back('Z');
@@ -98,11 +103,7 @@ void append_rfc5322_date(std::string& out, std::uint64_t unix_ms) {
     out.push_back(' ');
     append_year(out, date.year);
     out.push_back(' ');
-    append_padded(out, second_of_day / 3600, 2);
-    out.push_back(':');
-    append_padded(out, second_of_day / 60 % 60, 2);
-    out.push_back(':');
-    append_padded(out, second_of_day % 60, 2);
+    append_clock(out, second_of_day);
     out.append(" +0000");
 }
 
