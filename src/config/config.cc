@@ -110,11 +110,17 @@ config load_string(std::string_view toml_text, std::string_view source_name) {
     return settings;
 }
 
-const route* config::find_route(std::string_view domain) const noexcept {
+namespace {
+
+// The entry for a domain among entries with a `domain` key: an exact match
+// (case-insensitive, a trailing dot ignored), else the longest ".parent" suffix
+// rule, else "*", else nullptr.
+template <class Entry>
+const Entry* best_match(const std::vector<Entry>& entries, std::string_view domain) noexcept {
     if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
-    const route* best_suffix = nullptr;
-    const route* wildcard = nullptr;
-    for (const route& candidate : routes) {
+    const Entry* best_suffix = nullptr;
+    const Entry* wildcard = nullptr;
+    for (const Entry& candidate : entries) {
         std::string_view key = candidate.domain;
         if (key.empty()) continue;
         if (key == "*") {
@@ -131,6 +137,29 @@ const route* config::find_route(std::string_view domain) const noexcept {
         }
     }
     return best_suffix != nullptr ? best_suffix : wildcard;
+}
+
+const domain_policy default_domain_policy{"*"};
+
+}  // namespace
+
+const route* config::find_route(std::string_view domain) const noexcept {
+    return best_match(routes, domain);
+}
+
+const domain_policy& config::policy_for(std::string_view domain) const noexcept {
+    const domain_policy* found = best_match(domains, domain);
+    return found != nullptr ? *found : default_domain_policy;
+}
+
+const char* tls_policy_name(tls_policy policy) {
+    switch (policy) {
+        case tls_policy::none: return "none";
+        case tls_policy::opportunistic: return "opportunistic";
+        case tls_policy::required: return "required";
+        case tls_policy::verify: return "verify";
+    }
+    return "?";
 }
 
 }  // namespace ringmta::config

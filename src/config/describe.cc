@@ -91,6 +91,32 @@ void describe_delivery(std::string& out, const delivery_config& delivery,
     add_line(out, "connection_idle_timeout", quoted_duration(delivery.connection_idle_timeout));
     add_line(out, "ehlo_name", detail::quote(delivery.ehlo_name),
              delivery.ehlo_name.empty() ? "\"\": server.hostname, " + hostname : "");
+    add_line(out, "port", std::to_string(delivery.port), "exchangers' SMTP port");
+    add_line(out, "source_address", detail::quote(delivery.source_address.text),
+             delivery.source_address.address_len == 0 ? "\"\": the kernel's choice" : "");
+    add_line(out, "tls_ca_file", detail::quote(delivery.tls_ca_file), "for tls = \"verify\"");
+    add_line(out, "host_down_time", quoted_duration(delivery.host_down_time),
+             "skip an exchanger that failed this long");
+}
+
+void describe_dns(std::string& out, const dns_config& dns) {
+    out += "\n[dns]\n";
+    add_line(out, "resolvers", list(dns.resolvers),
+             dns.resolvers.empty() ? "[]: the nameservers of /etc/resolv.conf" : "");
+    add_line(out, "timeout", quoted_duration(dns.timeout), "one query to one resolver");
+    add_line(out, "attempts", std::to_string(dns.attempts), "passes over all resolvers");
+    add_line(out, "cache_entries", std::to_string(dns.cache_entries), "per shard");
+}
+
+void describe_domains(std::string& out, const std::vector<domain_policy>& domains) {
+    if (domains.empty()) {
+        out += "\n# [domains.\"example.net\"]: none; every domain uses tls = "
+               "\"opportunistic\"\n";
+    }
+    for (const domain_policy& entry : domains) {
+        out += "\n[domains." + detail::quote(entry.domain) + "]\n";
+        add_line(out, "tls", detail::quote(tls_policy_name(entry.tls)));
+    }
 }
 
 void describe_journal(std::string& out, const journal_config& journal) {
@@ -120,6 +146,8 @@ std::string describe(const config& settings) {
     describe_ingress(out, settings.ingress);
     describe_delivery(out, settings.delivery, settings.server.hostname);
     describe_journal(out, settings.journal);
+    describe_dns(out, settings.dns);
+    describe_domains(out, settings.domains);
     describe_routes(out, settings.routes);
     return out;
 }

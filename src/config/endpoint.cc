@@ -72,6 +72,29 @@ void fill_v6(endpoint& out, std::string_view text, std::string_view host, unsign
 
 }  // namespace
 
+endpoint parse_address(std::string_view text) {
+    endpoint out;
+    std::string_view host = text;
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+    }
+    bool v6 = host.find(':') != std::string_view::npos;
+    try {
+        if (v6) {
+            fill_v6(out, text, host, 0);
+        } else {
+            fill_v4(out, text, host, 0);
+        }
+    } catch (const config_error&) {
+        throw config_error(detail::quote(text) +
+                           " is not an IP address (e.g. 192.0.2.1 or 2001:db8::1; host names "
+                           "are not resolved here)");
+    }
+    out.text = out.text.substr(0, out.text.rfind(':'));
+    if (v6) out.text = out.text.substr(1, out.text.size() - 2);
+    return out;
+}
+
 endpoint parse_endpoint(std::string_view text) {
     endpoint out;
     if (!text.empty() && text.front() == '[') {

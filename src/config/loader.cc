@@ -297,6 +297,17 @@ void read_delivery(const toml::table& root, issue_list& issues, delivery_config&
     // 0s is allowed: close a pooled connection as soon as it has no work.
     reader.read_duration("connection_idle_timeout", out.connection_idle_timeout, 0s, 1h);
     reader.read_string("ehlo_name", out.ehlo_name, check_ehlo_name);
+    reader.read_unsigned("port", out.port, 1, 65535);
+    if (const toml::node* node = reader.find("source_address")) {
+        std::string text;
+        reader.read_string("source_address", text);
+        if (!text.empty()) {
+            reader.attempt(*node, "source_address",
+                           [&] { out.source_address = parse_address(text); });
+        }
+    }
+    reader.read_string("tls_ca_file", out.tls_ca_file, check_file);
+    reader.read_duration("host_down_time", out.host_down_time, 0s, 24h);
     reader.check_unknown(delivery_keys);
 }
 
@@ -308,6 +319,15 @@ void read_journal(const toml::table& root, issue_list& issues, journal_config& o
     reader.read_size("segment_size", out.segment_size, segment_size_min, segment_size_max);
     reader.read_size("max_spool_size", out.max_spool_size, 0, spool_size_max);
     reader.check_unknown(journal_keys);
+}
+
+void read_dns(const toml::table& root, issue_list& issues, dns_config& out) {
+    section_reader reader("dns", section_table(root, "dns"), issues);
+    reader.read_list("resolvers", out.resolvers, parse_endpoint, {});
+    reader.read_duration("timeout", out.timeout, 100ms, 1min);
+    reader.read_unsigned("attempts", out.attempts, 1, dns_attempts_max);
+    reader.read_unsigned("cache_entries", out.cache_entries, 0, dns_cache_entries_max);
+    reader.check_unknown(dns_keys);
 }
 
 // `example.net = [...]` without quotes is a table "example" holding "net".
@@ -322,10 +342,36 @@ std::string dotted_path(std::string_view key, const toml::node& node) {
     return path;
 }
 
-struct placed_route {
+template <class T>
+struct placed {
     position where;
-    route value;
+    T value;
 };
+using placed_route = placed<route>;
+
+// Entries keyed by domain, in file order (so describe() lists them as the
+// operator wrote them); a domain given twice is an issue at its second place.
+// `what` names an entry in the message: "a route for", "settings for".
+template <class T>
+std::vector<T> in_file_order(std::vector<placed<T>> entries, std::string_view section,
+                             std::string_view what, std::string_view verb,
+                             issue_list& issues) {
+    std::sort(entries.begin(), entries.end(),
+              [](const placed<T>& a, const placed<T>& b) { return a.where < b.where; });
+    std::vector<T> values;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        const std::string& domain = entries[i].value.domain;
+        for (std::size_t j = 0; j < i; ++j) {
+            if (entries[j].value.domain != domain) continue;
+            issues.add(entries[i].where, std::string(section) + "." + display_key(domain),
+                       std::string(what) + " " + quote(domain) + " " + std::string(verb) +
+                           " already given on line " + std::to_string(entries[j].where.line) +
+                           " (domains ignore case)");
+        }
+    }
+    for (placed<T>& entry : entries) values.push_back(std::move(entry.value));
+    return values;
+}
 
 std::vector<placed_route> read_route_entries(const toml::table& table, issue_list& issues) {
     section_reader reader("routes", &table, issues);
@@ -359,22 +405,48 @@ std::vector<placed_route> read_route_entries(const toml::table& table, issue_lis
 void read_routes(const toml::table& root, issue_list& issues, std::vector<route>& out) {
     const toml::table* table = section_table(root, "routes");
     if (table == nullptr) return;
-    std::vector<placed_route> entries = read_route_entries(*table, issues);
-    // File order, so that describe() lists routes as the operator wrote them.
-    std::sort(entries.begin(), entries.end(),
-              [](const placed_route& a, const placed_route& b) { return a.where < b.where; });
-    std::vector<route> routes;
-    for (std::size_t i = 0; i < entries.size(); ++i) {
-        const std::string& domain = entries[i].value.domain;
-        for (std::size_t j = 0; j < i; ++j) {
-            if (entries[j].value.domain != domain) continue;
-            issues.add(entries[i].where, "routes." + display_key(domain),
-                       "a route for " + quote(domain) + " is already given on line " +
-                           std::to_string(entries[j].where.line) + " (domains ignore case)");
+    out = in_file_order(read_route_entries(*table, issues), "routes", "a route for", "is",
+                        issues);
+}
+
+// [domains."example.net"] tables, in file order; keys as in [routes].
+void read_domains(const toml::table& root, issue_list& issues,
+                  std::vector<domain_policy>& out) {
+    const toml::table* table = section_table(root, "domains");
+    if (table == nullptr) return;
+    std::vector<placed<domain_policy>> entries;
+    for (const auto& [key, node] : *table) {
+        position where = position_of(key.source());
+        std::string domain = route_domain(key.str());
+        const toml::table* settings = node.as_table();
+        if (settings == nullptr) {
+            issues.add(where, "domains." + display_key(key.str()),
+                       "expected a table of settings, e.g. [domains.\"example.net\"] with "
+                       "tls = \"required\" under it, got " + kind_and_value(node));
+            continue;
         }
-        routes.push_back(entries[i].value);
+        if (domain.empty() || (domain != "*" && domain.find('.') == std::string::npos &&
+                               settings->size() == 1 && settings->cbegin()->second.is_table())) {
+            std::string path = dotted_path(key.str(), node);
+            issues.add(where, "domains." + display_key(key.str()),
+                       domain.empty() ? quote(key.str()) + " is not a domain name (use "
+                                        "\"example.net\", \".example.net\" for its "
+                                        "subdomains, or \"*\")"
+                                      : "write the domain in quotes, [domains." +
+                                            quote(path.substr(0, path.rfind('.'))) +
+                                            "]; unquoted, its dots make nested TOML tables");
+            continue;
+        }
+        std::string section = "domains." + display_key(key.str());
+        section_reader reader(section, settings, issues);
+        domain_policy value{domain};
+        std::string tls;
+        reader.read_string("tls", tls, check_tls_policy);
+        if (!tls.empty()) value.tls = parse_tls_policy(tls);
+        reader.check_unknown(domain_keys);
+        entries.push_back({where, std::move(value)});
     }
-    out = std::move(routes);
+    out = in_file_order(std::move(entries), "domains", "settings for", "are", issues);
 }
 
 // The raw text of a key's value, or the effective value marked as the default.
@@ -444,6 +516,8 @@ void apply_toml(std::string_view toml_text, std::string_view source_name, config
     read_ingress(root, issues, settings.ingress);
     read_delivery(root, issues, settings.delivery);
     read_journal(root, issues, settings.journal);
+    read_dns(root, issues, settings.dns);
+    read_domains(root, issues, settings.domains);
     read_routes(root, issues, settings.routes);
     issues.throw_first(source_name);
     check_relations(root, issues, settings);

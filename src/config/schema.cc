@@ -16,9 +16,10 @@ struct section_keys {
     std::string_view section;
     std::span<const std::string_view> keys;
 };
-constexpr std::array<section_keys, 4> keys_by_section{
+constexpr std::array<section_keys, 5> keys_by_section{
     section_keys{"server", server_keys}, section_keys{"ingress", ingress_keys},
-    section_keys{"delivery", delivery_keys}, section_keys{"journal", journal_keys}};
+    section_keys{"delivery", delivery_keys}, section_keys{"journal", journal_keys},
+    section_keys{"dns", dns_keys}};
 
 }  // namespace
 
@@ -64,7 +65,7 @@ std::string unknown_section_message(std::string_view name) {
         return "unknown section (did you mean [" + std::string(*close) + "]?)";
     }
     return "unknown section (sections are: [server], [ingress], [delivery], [journal], "
-           "[routes])";
+           "[dns], [domains], [routes])";
 }
 
 void check_host_name(const std::string& value) {
@@ -92,6 +93,21 @@ void check_durability(const std::string& value) {
     if (value == "fsync" || value == "nosync") return;
     throw config_error(quote(value) + " is not a durability mode (use \"fsync\", or "
                                       "\"nosync\" for benchmarks only)");
+}
+
+void check_tls_policy(const std::string& value) {
+    if (value == "none" || value == "opportunistic" || value == "required" || value == "verify") {
+        return;
+    }
+    throw config_error(quote(value) + " is not a TLS policy (use \"none\", \"opportunistic\", "
+                                      "\"required\" or \"verify\")");
+}
+
+tls_policy parse_tls_policy(const std::string& value) {
+    if (value == "none") return tls_policy::none;
+    if (value == "required") return tls_policy::required;
+    if (value == "verify") return tls_policy::verify;
+    return tls_policy::opportunistic;
 }
 
 std::string route_domain(std::string_view key) {

@@ -9,22 +9,29 @@
 #include <string>
 #include <string_view>
 
+#include <ringmta/config/config.h>
+
 namespace ringmta::config::detail {
 
-inline constexpr std::array<std::string_view, 5> section_names{
-    "server", "ingress", "delivery", "journal", "routes"};
+inline constexpr std::array<std::string_view, 7> section_names{
+    "server", "ingress", "delivery", "journal", "dns", "domains", "routes"};
 inline constexpr std::array<std::string_view, 5> server_keys{
     "hostname", "shards", "spool_dir", "log_file", "accounting_log"};
 inline constexpr std::array<std::string_view, 10> ingress_keys{
     "listen",        "relay_networks", "max_message_size", "max_recipients",  "idle_timeout",
     "tls_cert_file", "tls_key_file",   "auth_users_file",  "max_connections", "max_errors"};
-inline constexpr std::array<std::string_view, 11> delivery_keys{
+inline constexpr std::array<std::string_view, 15> delivery_keys{
     "retry_min",       "retry_max",     "max_age",
     "max_connections", "max_messages_per_connection", "max_recipients_per_transaction",
     "connect_timeout", "reply_timeout", "data_timeout",
-    "connection_idle_timeout", "ehlo_name"};
+    "connection_idle_timeout", "ehlo_name", "port", "source_address", "tls_ca_file",
+    "host_down_time"};
 inline constexpr std::array<std::string_view, 3> journal_keys{"durability", "segment_size",
                                                               "max_spool_size"};
+inline constexpr std::array<std::string_view, 4> dns_keys{"resolvers", "timeout", "attempts",
+                                                          "cache_entries"};
+// The keys of one [domains."example.net"] table.
+inline constexpr std::array<std::string_view, 1> domain_keys{"tls"};
 
 // Bounds of every number a user can set. Lower bounds keep a typo from turning a
 // limit off; upper bounds keep one from exhausting memory or file descriptors.
@@ -39,6 +46,8 @@ inline constexpr unsigned connections_max = 1'000'000;
 inline constexpr unsigned errors_max = 1000;
 inline constexpr unsigned destination_connections_max = 10'000;
 inline constexpr unsigned messages_per_connection_max = 1'000'000;
+inline constexpr unsigned dns_attempts_max = 10;
+inline constexpr unsigned dns_cache_entries_max = 10'000'000;
 
 bool contains(std::span<const std::string_view> names, std::string_view name);
 
@@ -56,6 +65,8 @@ void check_ehlo_name(const std::string& value);  // "" allowed: server.hostname
 void check_directory(const std::string& value);
 void check_file(const std::string& value);       // "" allowed: not used
 void check_durability(const std::string& value);
+void check_tls_policy(const std::string& value);
+tls_policy parse_tls_policy(const std::string& value);  // after check_tls_policy
 
 // The lower-cased domain of a route key ("Example.NET." -> "example.net",
 // ".example.net", "*"), or "" when the key is not a valid one.

@@ -21,7 +21,7 @@ TEST_CASE("describe lists every section and the effective values") {
     std::string text = describe(defaults());
     CHECK(text.find("from \"<defaults>\"") != std::string::npos);
     for (std::string_view expected :
-         {"[server]\n", "[ingress]\n", "[delivery]\n", "[journal]\n", "[routes]\n",
+         {"[server]\n", "[ingress]\n", "[delivery]\n", "[journal]\n", "[dns]\n", "[routes]\n", "port = 25",
           "listen = [\"127.0.0.1:2525\"]", "relay_networks = [\"127.0.0.0/8\", \"::1/128\"]",
           "max_message_size = \"50MB\"", "max_age = \"5d\"", "durability = \"fsync\"",
           "segment_size = \"64MB\"", "connection_idle_timeout = \"2s\""}) {
@@ -45,9 +45,21 @@ retry_min = "90s"
 max_age = "0s"
 connection_idle_timeout = "250ms"
 ehlo_name = "[192.0.2.1]"
+port = 2626
+source_address = "2001:db8::7"
+host_down_time = "0s"
 [journal]
 durability = "nosync"
 segment_size = "3GB"
+[dns]
+resolvers = ["127.0.0.1:5353", "[::1]:53"]
+timeout = "500ms"
+attempts = 3
+cache_entries = 0
+[domains."*"]
+tls = "none"
+[domains.".example.org"]
+tls = "verify"
 [routes]
 "*" = "192.0.2.9:25"
 ".example.net" = ["192.0.2.1:25", "[2001:db8::1]:2525"]
@@ -58,5 +70,8 @@ segment_size = "3GB"
     CHECK(reloaded.ingress.max_message_size == 1500);
     CHECK(reloaded.journal.durability == durability::nosync);
     CHECK(reloaded.routes.size() == 2);
+    CHECK(reloaded.delivery.source_address.text == "2001:db8::7");
+    CHECK(reloaded.dns.resolvers.size() == 2);
+    CHECK(reloaded.domains.size() == 2);
     CHECK(body(reloaded) == body(original));
 }

@@ -28,6 +28,15 @@ enum class durability {
     nosync,  // benchmarks only: skips fdatasync; every report must name this mode
 };
 
+// Outbound STARTTLS policy for a destination domain ([domains."x"] tls).
+enum class tls_policy {
+    none,           // never STARTTLS
+    opportunistic,  // STARTTLS when offered; any certificate; plaintext when not offered
+    required,       // STARTTLS or defer (4.7.4); any certificate
+    verify,         // STARTTLS with a certificate chain to a trusted CA, matching the MX name
+};
+const char* tls_policy_name(tls_policy policy);
+
 struct server_config {
     std::string hostname;          // default: the machine's host name (gethostname)
     unsigned shards = 0;           // 0: one per CPU (hardware_concurrency); max 256
@@ -60,6 +69,29 @@ struct delivery_config {
     duration_ms data_timeout = std::chrono::minutes(10);    // final reply after the data
     duration_ms connection_idle_timeout = std::chrono::seconds(2);  // pooled, without work
     std::string ehlo_name;                           // "": server.hostname
+    unsigned port = 25;                              // exchangers' SMTP port (MX routing)
+    // Outbound source address, an IP literal; address_len 0: the kernel's choice.
+    endpoint source_address;
+    // CA certificates for tls = "verify" (PEM bundle).
+    std::string tls_ca_file = "/etc/ssl/certs/ca-certificates.crt";
+    // An exchanger that refused a connection, timed out or answered 421 is skipped
+    // (the next one is tried) for this long: the dead-destination cache.
+    duration_ms host_down_time = std::chrono::minutes(2);
+};
+
+struct dns_config {
+    // Recursive resolvers ("127.0.0.1:53"); empty: the nameservers of /etc/resolv.conf.
+    std::vector<endpoint> resolvers;
+    duration_ms timeout = std::chrono::seconds(2);   // one query to one resolver
+    unsigned attempts = 2;                           // passes over all resolvers
+    unsigned cache_entries = 100000;                 // per shard; 0: no cache
+};
+
+// [domains."example.net"]: settings for mail to a domain. Keys as in [routes]:
+// "example.net", ".example.net" (its subdomains) or "*" (every other domain).
+struct domain_policy {
+    std::string domain;
+    tls_policy tls = tls_policy::opportunistic;
 };
 
 struct journal_config {
@@ -82,6 +114,9 @@ struct config {
     ingress_config ingress;
     delivery_config delivery;
     journal_config journal;
+    dns_config dns;
+    // In file order; policy_for() picks the one for a domain.
+    std::vector<domain_policy> domains;
     // [routes] "example.net" = ["127.0.0.2:2626", ...]. "*" is the default route;
     // ".example.net" matches any subdomain of example.net (not example.net itself).
     std::vector<route> routes;
@@ -91,6 +126,9 @@ struct config {
     // ignored), else the longest ".parent" suffix rule, else "*", else nullptr
     // (deliver by MX). Allocates nothing.
     const route* find_route(std::string_view domain) const noexcept;
+    // The [domains] entry for a domain by the same rules as find_route, else the
+    // built-in defaults (tls = "opportunistic"). Allocates nothing.
+    const domain_policy& policy_for(std::string_view domain) const noexcept;
 };
 
 config defaults();

@@ -21,4 +21,8 @@ struct endpoint {
 // (1-65535). Throws config_error with a message quoting the text.
 endpoint parse_endpoint(std::string_view text);
 
+// An IP address without a port ("192.0.2.1", "2001:db8::1" or "[2001:db8::1]"),
+// for source addresses; the port is 0 and text has no port. Throws config_error.
+endpoint parse_address(std::string_view text);
+
 }  // namespace ringmta::config
