@@ -94,7 +94,8 @@ runtime::task<void> shutdown_shard(shard* s) {
     if (s->delivery) s->delivery->stop();
     std::uint64_t deadline = runtime::monotonic_ms() + shutdown_grace_ms;
     while (runtime::monotonic_ms() < deadline &&
-           (!s->ingress.sessions.empty() || (s->delivery && s->delivery->connections() > 0))) {
+           (!s->ingress.sessions.empty() ||
+            (s->delivery && (s->delivery->connections() > 0 || !s->delivery->finished())))) {
         runtime::io::sleep_for pause(10);
         co_await pause;
     }

@@ -2,12 +2,14 @@
 #include "ringmta/delivery/engine.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "pool.h"
 #include "ringmta/delivery/dsn.h"
 #include "ringmta/runtime/log.h"
 #include "ringmta/runtime/ops.h"
 #include "ringmta/smtp/command.h"
+#include "ringmta/tls/session.h"
 
 namespace ringmta::delivery {
 
@@ -21,9 +23,27 @@ queue::retry_policy policy_of(const config::delivery_config& d) {
     return p;
 }
 
-// While every next hop of a destination refuses connections, new ones wait this long.
-constexpr std::uint64_t dead_destination_pause_ms = 1000;
 constexpr std::uint64_t idle_sweep_ms = 250;
+// The dead-destination cache is swept of expired entries when it grows past this.
+constexpr std::size_t down_hosts_sweep_at = 4096;
+
+dns::resolver_options resolver_options_of(const config::config& cfg) {
+    dns::resolver_options o;
+    for (const config::endpoint& e : cfg.dns.resolvers) {
+        runtime::socket_address a;
+        std::memcpy(&a.storage, &e.address, sizeof e.address);
+        a.length = e.address_len;
+        o.servers.push_back(a);
+    }
+    o.attempt_timeout_ms = static_cast<std::uint64_t>(cfg.dns.timeout.count());
+    o.rounds = cfg.dns.attempts;
+    o.cache_entries_max = cfg.dns.cache_entries;
+    return o;
+}
+
+// Pools are keyed by route key or by domain; a domain cannot collide with a
+// route key because route pools carry this prefix.
+constexpr std::string_view route_pool_prefix = "route:";
 
 }  // namespace
 
@@ -31,21 +51,72 @@ engine::engine(const config::config& cfg, journal::journal& log, journal::id_gen
                observe::accounting_log* accounting, unsigned shard, unsigned shards)
     : _cfg(cfg), _log(log), _ids(ids), _accounting(accounting), _shard(shard),
       _shards(shards), _scheduler(policy_of(cfg.delivery),
-                                  cfg.delivery.max_recipients_per_transaction) {}
+                                  cfg.delivery.max_recipients_per_transaction),
+      _resolver(std::make_unique<dns::resolver>(resolver_options_of(cfg))),
+      _ehlo_name(cfg.delivery.ehlo_name.empty() ? cfg.server.hostname : cfg.delivery.ehlo_name) {}
 
 engine::~engine() = default;
 
-engine::pool& engine::pool_for(const config::route& route) {
-    auto it = _pools.find(route.domain);
-    if (it != _pools.end()) return *it->second;
+engine::pool& engine::add_pool(std::string key, const config::route* route,
+                               std::string_view domain) {
     auto p = std::make_unique<pool>();
-    p->key = route.domain;
-    p->route = &route;
+    p->key = std::move(key);
+    p->route = route;
+    p->tls = _cfg.policy_for(domain).tls;
     unsigned limit = _cfg.delivery.max_connections;
     p->connections_max = std::max(1u, limit / _shards + (_shard < limit % _shards ? 1u : 0u));
     pool& ref = *p;
     _pools.emplace(ref.key, std::move(p));
     return ref;
+}
+
+engine::pool& engine::pool_for(const config::route& route) {
+    std::string key = std::string(route_pool_prefix) + route.domain;
+    auto it = _pools.find(key);
+    if (it != _pools.end()) return *it->second;
+    // A static route's TLS policy is that of its key ("*" and ".parent" included).
+    return add_pool(std::move(key), &route, route.domain);
+}
+
+engine::pool& engine::pool_for_domain(std::string_view domain) {
+    std::string key(domain);
+    for (char& ch : key) ch = (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch - 'A' + 'a') : ch;
+    if (!key.empty() && key.back() == '.') key.pop_back();
+    auto it = _pools.find(key);
+    if (it != _pools.end()) return *it->second;
+    std::string name = key;
+    return add_pool(std::move(key), nullptr, name);
+}
+
+tls::context* engine::client_tls(config::tls_policy policy) {
+    if (policy == config::tls_policy::none) return nullptr;
+    bool verify = policy == config::tls_policy::verify;
+    std::unique_ptr<tls::context>& slot = verify ? _tls_verify : _tls_any;
+    if (!slot) {
+        tls::context_options o;
+        o.side = tls::role::client;
+        o.verify = verify ? tls::verify_mode::chain_and_name : tls::verify_mode::none;
+        if (verify) o.ca_file = _cfg.delivery.tls_ca_file;
+        std::string error;
+        slot = tls::context::create(o, error);
+        if (!slot) log_error("delivery: no outbound TLS (%s): %s", verify ? "verify" : "any",
+                             error.c_str());
+    }
+    return slot.get();
+}
+
+bool engine::host_down(const std::string& address, std::uint64_t now_ms) const {
+    auto it = _down_until.find(address);
+    return it != _down_until.end() && it->second > now_ms;
+}
+
+void engine::mark_down(const std::string& address, std::uint64_t now_ms) {
+    auto down_ms = static_cast<std::uint64_t>(_cfg.delivery.host_down_time.count());
+    if (down_ms == 0) return;
+    if (_down_until.size() >= down_hosts_sweep_at) {
+        std::erase_if(_down_until, [now_ms](const auto& entry) { return entry.second <= now_ms; });
+    }
+    _down_until[address] = now_ms + down_ms;
 }
 
 void engine::submit(const queue::message_ptr& m, const std::vector<std::uint32_t>& recipients,
@@ -55,24 +126,25 @@ void engine::submit(const queue::message_ptr& m, const std::vector<std::uint32_t
                                ? runtime::monotonic_ms() + (not_before_unix_ms - now_unix_ms)
                                : 0;
     // Group by destination so one transaction carries all recipients sharing a route.
-    std::unordered_map<const config::route*, std::vector<std::uint32_t>> by_route;
+    std::unordered_map<pool*, std::vector<std::uint32_t>> by_pool;
     for (std::uint32_t index : recipients) {
         std::string_view domain = smtp::domain_of(m->recipients[index]);
-        const config::route* route = _cfg.find_route(domain);
-        if (route == nullptr) {
-            smtp::reply r{550, "5.4.4", {"Unable to route: no route for this domain"}};
+        if (const config::route* route = _cfg.find_route(domain)) {
+            by_pool[&pool_for(*route)].push_back(index);
+        } else if (!domain.empty()) {
+            by_pool[&pool_for_domain(domain)].push_back(index);
+        } else {
+            smtp::reply r{550, "5.1.3", {"Unable to route: the address has no domain"}};
             queue::job j;
             j.msg = m;
             j.attempts = attempts + 1;
-            finish(j, index, journal::outcome_status::failed, r, outcome_context{"", now_unix_ms});
-            continue;
+            bounce(m, index, r, journal::outcome_status::failed, outcome_context{{}, {}, now_unix_ms});
+            finish(j, index, journal::outcome_status::failed, r, outcome_context{{}, {}, now_unix_ms});
         }
-        by_route[route].push_back(index);
     }
-    for (auto& [route, indexes] : by_route) {
-        pool& p = pool_for(*route);
-        _scheduler.enqueue(p.key, m, indexes, attempts, due_ms);
-        p.dest = _scheduler.find(p.key);
+    for (auto& [p, indexes] : by_pool) {
+        _scheduler.enqueue(p->key, m, indexes, attempts, due_ms);
+        p->dest = _scheduler.find(p->key);
     }
     _wake.notify();
 }
@@ -103,6 +175,10 @@ void engine::start_connections(pool& p) {
 }
 
 runtime::task<void> engine::run() {
+    if (std::string error = _resolver->start(); !error.empty()) {
+        log_error("delivery: DNS resolver: %s (mail routed by MX will be deferred)",
+                  error.c_str());
+    }
     while (!_stopping) {
         std::uint64_t now = runtime::monotonic_ms();
         _scheduler.promote_due(now);
@@ -134,6 +210,8 @@ runtime::task<void> engine::run() {
         }
         p->idle.clear();
     }
+    co_await _resolver->stop();
+    _finished = true;
 }
 
 void engine::stop() {

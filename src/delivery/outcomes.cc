@@ -46,8 +46,10 @@ void engine::account(const queue::job& j, std::uint32_t recipient, observe::outc
     e.sender = m.sender;
     e.recipient = m.recipients[recipient];
     e.domain = smtp::domain_of(m.recipients[recipient]);
-    e.next_hop = where.next_hop;
+    e.next_hop = where.exchanger;
     e.next_hop_ip = where.next_hop;
+    e.tls_version = where.tls_version;
+    e.tls_cipher = where.tls_cipher;
     e.attempt = std::max<std::uint32_t>(1, j.attempts);
     e.status = status;
     e.smtp_code = r.code;
@@ -83,7 +85,7 @@ void engine::bounce(const queue::message_ptr& m, std::uint32_t recipient, const 
     std::string diagnostic = diagnostic_of(r);
     bool expired = status == journal::outcome_status::expired;
     std::string enhanced = expired ? "4.4.7" : (r.enhanced.empty() ? "5.0.0" : r.enhanced);
-    dsn_recipient entry{m->recipients[recipient], "failed", enhanced, where.next_hop, diagnostic,
+    dsn_recipient entry{m->recipients[recipient], "failed", enhanced, where.exchanger, diagnostic,
                         where.now_unix_ms};
     std::string id = journal::format_queue_id(m->id);
     std::string hostname = _cfg.server.hostname;

@@ -1,50 +1,84 @@
-// Internal to delivery: a destination's pool and its client connections.
+// Internal to delivery: a destination's pool, its client connections, and the
+// connection's transport (plain, or TLS after STARTTLS).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "ringmta/delivery/engine.h"
+#include "ringmta/runtime/net.h"
 #include "ringmta/smtp/capabilities.h"
 #include "ringmta/smtp/reply.h"
+#include "ringmta/tls/session.h"
 
 namespace ringmta::delivery {
 
+// One address to try: a static route's next hop, or an exchanger's address.
+struct candidate {
+    runtime::socket_address address;
+    std::string exchanger;   // the MX host name; "" for a static next hop
+    std::string text;        // "192.0.2.1:25", for logs and the accounting log
+};
+
 struct engine::connection {
     int fd = -1;
+    std::string exchanger;           // the MX host name, or the next hop for a static route
     std::string next_hop;            // "127.0.0.2:2626"
-    std::string buffer;              // received, not yet parsed
+    std::string buffer;              // plaintext received, not yet parsed
+    std::unique_ptr<char[]> receive; // socket reads land here
+    std::unique_ptr<tls::session> tls;   // after STARTTLS
+    std::uint64_t timeout_ms = 0;    // for the reads and writes of the step under way
     smtp::reply_parser parser;
     smtp::capabilities caps;
     runtime::notifier work;          // woken when a job is waiting or on quit
     bool quit = false;
     std::uint64_t idle_since_ms = 0;
+
+    static constexpr std::size_t receive_bytes = 16 * 1024;
 };
 
 struct engine::pool {
-    std::string key;                          // the route's domain key
-    const config::route* route = nullptr;
+    std::string key;                          // the route's domain key, or the mail domain
+    const config::route* route = nullptr;     // nullptr: deliver by MX
+    config::tls_policy tls = config::tls_policy::opportunistic;
     queue::destination* dest = nullptr;
     unsigned connections_max = 1;             // this shard's share
     unsigned connections = 0;                 // alive
     unsigned starting = 0;                    // spawned, no job taken yet
-    unsigned next_hop_turn = 0;               // spreads connections over next hops
+    unsigned next_hop_turn = 0;               // spreads connections over static next hops
     std::vector<connection*> idle;            // waiting for a job
-    std::uint64_t dead_until_ms = 0;          // all next hops failed: pause new connections
+    std::uint64_t dead_until_ms = 0;          // every candidate failed: pause new connections
 };
 
 // Where an outcome happened, for the accounting log and DSNs.
 struct engine::outcome_context {
-    std::string_view next_hop;
+    std::string_view exchanger;     // MX host name / static next hop; "" if none
+    std::string_view next_hop;      // "ip:port" of the connection; "" if none
     std::uint64_t now_unix_ms = 0;
+    std::string_view tls_version, tls_cipher;
 };
 
 runtime::task<void> run_connection(engine* e, engine::pool* p);
-// Reads one complete reply from the connection (buffered); 0 or -errno / -EPROTO.
-runtime::task<int> read_reply(engine::connection* c, smtp::reply* out, std::uint64_t timeout_ms);
-runtime::task<bool> open_connection(engine::pool* p, engine::connection* c,
-                                    const config::delivery_config* d, std::string ehlo,
-                                    smtp::reply* why);
+
+// The connection's byte stream, plaintext or through TLS: 0 or -errno (-EPROTO
+// for a TLS failure or a malformed reply, -ETIMEDOUT after c->timeout_ms).
+runtime::task<int> read_reply(engine::connection* c, smtp::reply* out);
+runtime::task<int> send_plain(engine::connection* c, std::string_view data);
+// The client side of a TLS handshake on the connection: "" or why it failed.
+runtime::task<std::string> start_tls(engine::connection* c, tls::context* ctx,
+                                     std::string peer_name);
+
+// Where to deliver the pool's mail: static next hops, or the domain's exchangers
+// from DNS. An empty list comes with `*why`: a 5xx reply (bounce: null MX,
+// NXDOMAIN, ...) or a 4xx one (defer: DNS failure, every exchanger down).
+runtime::task<std::vector<candidate>> find_candidates(engine* e, engine::pool* p,
+                                                      smtp::reply* why);
+// Connects to the first candidate that greets, says EHLO (HELO fallback) and
+// negotiates STARTTLS by the pool's policy, trying the next candidate after a
+// connection failure, a 421 or a TLS refusal. On failure `*why` says why.
+runtime::task<bool> open_connection(engine* e, engine::pool* p, engine::connection* c,
+                                    std::vector<candidate> candidates, smtp::reply* why);
 
 }  // namespace ringmta::delivery

@@ -15,6 +15,22 @@
 
 namespace ringmta::delivery {
 
+namespace {
+
+// While every candidate of a destination fails, new connections wait this long.
+constexpr std::uint64_t dead_destination_pause_ms = 1000;
+
+engine::outcome_context context_of(const engine::connection& c) {
+    engine::outcome_context where{c.exchanger, c.next_hop, runtime::unix_ms()};
+    if (c.tls) {
+        where.tls_version = c.tls->version();
+        where.tls_cipher = c.tls->cipher();
+    }
+    return where;
+}
+
+}  // namespace
+
 struct transaction {
     engine* e;
     engine::pool* p;
@@ -23,9 +39,7 @@ struct transaction {
     std::vector<std::uint32_t> deferred;
     smtp::reply last;
 
-    engine::outcome_context where() const {
-        return engine::outcome_context{c->next_hop, runtime::unix_ms()};
-    }
+    engine::outcome_context where() const { return context_of(*c); }
 
     // 2xx delivered, 5xx failed; anything else (4xx, or a reply that makes no
     // sense at this point, such as 3xx to RCPT) is retried, never bounced.
@@ -47,6 +61,8 @@ struct transaction {
 
     void settle() { e->settle(*p, *j, deferred, last, where()); }
 
+    // RSET (after the first transaction), MAIL, every RCPT, then DATA; or, when
+    // the receiver offers CHUNKING, no DATA: the caller appends BDAT and the body.
     std::string commands(bool reset) const {
         const queue::message& m = *j->msg;
         std::string out;
@@ -56,27 +72,36 @@ struct transaction {
         if ((m.flags & journal::message_flag_8bitmime) && c->caps.eightbitmime) {
             out += " BODY=8BITMIME";
         }
+        if ((m.flags & journal::message_flag_smtputf8) && c->caps.smtputf8) out += " SMTPUTF8";
         out += "\r\n";
         for (std::uint32_t r : j->recipients) out += "RCPT TO:<" + m.recipients[r] + ">\r\n";
-        out += "DATA\r\n";
+        if (!c->caps.chunking) out += "DATA\r\n";
         return out;
     }
 };
 
 namespace {
 
+bool ascii(std::string_view text) {
+    for (char ch : text) {
+        if (static_cast<unsigned char>(ch) >= 0x80) return false;
+    }
+    return true;
+}
+
 // Sends the commands (all at once with PIPELINING, else one by one) and collects
 // the replies to RSET (if any), MAIL, each RCPT and DATA, in order.
 runtime::task<int> exchange(engine::connection* c, std::string commands,
                             std::vector<smtp::reply>* replies, std::uint64_t ms) {
+    c->timeout_ms = ms;
     if (c->caps.pipelining) {
-        int rc = co_await runtime::io::send_all(c->fd, commands, ms);
+        int rc = co_await send_plain(c, commands);
         if (rc < 0) co_return rc;
         std::size_t lines = 0;
         for (char ch : commands) lines += ch == '\n';
         replies->resize(lines);
         for (std::size_t i = 0; i < lines; ++i) {
-            rc = co_await read_reply(c, &(*replies)[i], ms);
+            rc = co_await read_reply(c, &(*replies)[i]);
             if (rc < 0) co_return rc;
         }
         co_return 0;
@@ -85,10 +110,10 @@ runtime::task<int> exchange(engine::connection* c, std::string commands,
     while (from < commands.size()) {
         std::size_t end = commands.find('\n', from) + 1;
         std::string_view one(commands.data() + from, end - from);
-        int rc = co_await runtime::io::send_all(c->fd, one, ms);
+        int rc = co_await send_plain(c, one);
         if (rc < 0) co_return rc;
         replies->emplace_back();
-        rc = co_await read_reply(c, &replies->back(), ms);
+        rc = co_await read_reply(c, &replies->back());
         if (rc < 0) co_return rc;
         bool is_data = one.starts_with("DATA");
         bool mail_refused = one.starts_with("MAIL") && replies->back().code >= 400;
@@ -106,6 +131,17 @@ runtime::task<bool> run_transaction(transaction* t, bool reset) {
     auto reply_ms = static_cast<std::uint64_t>(d.reply_timeout.count());
     auto data_ms = static_cast<std::uint64_t>(d.data_timeout.count());
     const std::vector<std::uint32_t>& rcpts = t->j->recipients;
+    if ((m.flags & journal::message_flag_smtputf8) && !c->caps.smtputf8) {
+        // RFC 6531 §3.2: an internationalized envelope cannot be downgraded.
+        bool needs = !ascii(m.sender);
+        for (std::uint32_t r : rcpts) needs = needs || !ascii(m.recipients[r]);
+        if (needs) {
+            smtp::reply refused{553, "5.6.7", {"SMTPUTF8 is required, but was not offered by " +
+                                               c->exchanger + " (" + c->next_hop + ")"}};
+            for (std::uint32_t r : rcpts) t->apply(r, refused);
+            co_return true;
+        }
+    }
     if (c->caps.size_max > 0 && m.body.size() > c->caps.size_max) {
         smtp::reply too_big{552, "5.3.4", {"message too big for the next hop (SIZE " +
                                            std::to_string(c->caps.size_max) + ")"}};
@@ -133,19 +169,30 @@ runtime::task<bool> run_transaction(transaction* t, bool reset) {
             t->apply(rcpts[i], r);
         }
     }
-    const smtp::reply& data = replies.back();
-    if (data.code != 354) {
-        for (std::uint32_t r : accepted) t->apply(r, data);
-        co_return data.code != 421;
-    }
-    std::string body;
-    body.reserve(m.body.size() + m.body.size() / 64 + 8);
-    smtp::dot_stuff_state state;
-    if (!accepted.empty()) smtp::dot_stuff(m.body, body, state);
-    smtp::dot_stuff_finish(body, state);  // with no recipient left: an empty message, ended
     smtp::reply final_reply;
-    rc = co_await runtime::io::send_all(c->fd, body, data_ms);
-    if (rc == 0) rc = co_await read_reply(c, &final_reply, data_ms);
+    if (c->caps.chunking) {
+        // RFC 3030: the body as it is, no dot-stuffing, in one BDAT LAST chunk.
+        // Not pipelined with the RCPTs: with none accepted, nothing is sent.
+        if (accepted.empty()) co_return true;  // the next transaction starts with RSET
+        std::string command = "BDAT " + std::to_string(m.body.size()) + " LAST\r\n";
+        c->timeout_ms = data_ms;
+        rc = co_await send_plain(c, command);
+        if (rc == 0) rc = co_await send_plain(c, m.body);
+    } else {
+        const smtp::reply& data = replies.back();
+        if (data.code != 354) {
+            for (std::uint32_t r : accepted) t->apply(r, data);
+            co_return data.code != 421;
+        }
+        std::string body;
+        body.reserve(m.body.size() + m.body.size() / 64 + 8);
+        smtp::dot_stuff_state state;
+        if (!accepted.empty()) smtp::dot_stuff(m.body, body, state);
+        smtp::dot_stuff_finish(body, state);  // with no recipient left: an empty message, ended
+        c->timeout_ms = data_ms;
+        rc = co_await send_plain(c, body);
+    }
+    if (rc == 0) rc = co_await read_reply(c, &final_reply);
     if (rc < 0) {
         t->lose(accepted, rc);
         co_return false;
@@ -178,16 +225,27 @@ runtime::task<void> run_connection(engine* e, engine::pool* p) {
     bool have_job = e->take_job(*p, j);
     --p->starting;
     smtp::reply why;
-    std::string ehlo = e->_cfg.delivery.ehlo_name.empty() ? e->_cfg.server.hostname
-                                                           : e->_cfg.delivery.ehlo_name;
-    if (have_job && !co_await open_connection(p, &c, &e->_cfg.delivery, ehlo, &why)) {
-        // Every next hop failed: this job and the rest of the destination retry later.
-        p->dead_until_ms = runtime::monotonic_ms() + 1000;
-        engine::outcome_context where{"", runtime::unix_ms()};
-        log_warn("delivery to %s deferred: %s", p->key.c_str(), why.text().c_str());
+    bool open = false;
+    if (have_job) {
+        std::vector<candidate> candidates = co_await find_candidates(e, p, &why);
+        if (!candidates.empty()) open = co_await open_connection(e, p, &c, std::move(candidates), &why);
+    }
+    if (have_job && !open) {
+        // No candidate took the connection: this job and the rest of the
+        // destination's ready work bounce (a permanent routing failure: null MX,
+        // NXDOMAIN) or retry later, and new connections pause for a moment.
+        bool permanent = why.code >= 500;
+        if (!permanent) p->dead_until_ms = runtime::monotonic_ms() + dead_destination_pause_ms;
+        engine::outcome_context where{{}, {}, runtime::unix_ms()};
+        log_warn("delivery to %s %s: %s", p->key.c_str(), permanent ? "failed" : "deferred",
+                 why.text().c_str());
         for (int n = 0; have_job && n < 1000000; ++n) {
             ++j.attempts;
-            e->defer_job(*p, std::move(j), why, where);
+            if (permanent) {
+                for (std::uint32_t r : j.recipients) e->record(j, r, why, where);
+            } else {
+                e->defer_job(*p, std::move(j), why, where);
+            }
             have_job = e->take_job(*p, j);
         }
     } else if (have_job) {
@@ -203,7 +261,13 @@ runtime::task<void> run_connection(engine* e, engine::pool* p) {
         }
         if (c.fd >= 0) {
             static constexpr std::string_view quit = "QUIT\r\n";
-            [[maybe_unused]] ssize_t w = ::send(c.fd, quit.data(), quit.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (c.tls) {
+                c.timeout_ms = 1000;
+                [[maybe_unused]] int rc = co_await send_plain(&c, quit);
+            } else {
+                [[maybe_unused]] ssize_t w = ::send(c.fd, quit.data(), quit.size(),
+                                                    MSG_DONTWAIT | MSG_NOSIGNAL);
+            }
         }
     }
     if (c.fd >= 0) ::close(c.fd);

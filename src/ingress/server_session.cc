@@ -59,10 +59,6 @@ public:
         if (lower_equal(mailbox, "postmaster") || domain.empty()) {
             return smtp::reply_spec{550, "5.1.1", "No local mailboxes here; this host only relays"};
         }
-        if (_ctx->cfg->find_route(domain) == nullptr) {
-            // Static routes only for now; MX routing comes with the delivery work.
-            return smtp::reply_spec{550, "5.4.4", "Unable to route: no route for this domain"};
-        }
         return std::nullopt;
     }
 

@@ -15,7 +15,7 @@ TEST_CASE("the outbound defaults: port 25, no source address, opportunistic TLS"
     config c = defaults();
     CHECK(c.delivery.port == 25);
     CHECK(c.delivery.source_address.address_len == 0);
-    CHECK(c.delivery.host_down_time == std::chrono::minutes(2));
+    CHECK(c.delivery.host_down_time == std::chrono::minutes(1));
     CHECK(c.dns.resolvers.empty());
     CHECK(c.dns.attempts == 2);
     CHECK(c.policy_for("example.com").tls == tls_policy::opportunistic);

@@ -9,20 +9,17 @@ limits, configuration errors. Prints "ok - name" / "not ok - name: reason"; the
 last line is "N passed, N failed". Every wait is bounded.
 """
 
-import argparse
 import json
 import os
-import shutil
 import smtplib
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from peers import (check_failed, expect, free_port, new_messages,  # noqa: E402
-                   read_replies, ringmta_process, sink_process)
+                   read_replies, ringmta_process, run_checks, sink_process)
 
 SENDER = "alice@sender.test"
 
@@ -288,12 +285,8 @@ def check_recipients_split_by_route(ctx):
         refused = c.sendmail(SENDER, ["a@one.example", "b@mx.two.example", "c@one.example"],
                              body)
         expect(not refused, "refused %r" % refused)
-        try:
-            c.sendmail(SENDER, ["d@three.example"], body)
-            expect(False, "a domain without a route was accepted")
-        except smtplib.SMTPRecipientsRefused as error:
-            code, text = error.recipients["d@three.example"]
-            expect(code == 550 and text.startswith(b"5.4.4"), "no route: %d %r" % (code, text))
+        # A domain without a route is accepted and routed by MX (test_delivery.py).
+        expect(not c.sendmail(SENDER, ["d@three.example"], body), "three.example refused")
     (first,) = new_messages(one, set(), 1)
     (second,) = new_messages(two, set(), 1)
     envelope_one, content_one = one.load(first)
@@ -355,6 +348,7 @@ def check_spool_full_then_resumes(ctx):
     port = free_port()  # no sink yet: accepted mail stays in the spool
     relay = ctx.relay({"*": "127.0.0.1:%d" % port},
                       extra='[delivery]\nretry_min = "1s"\nretry_max = "1s"\n'
+                            'host_down_time = "1s"\n'
                             '[journal]\nsegment_size = "1MB"\nmax_spool_size = "4MB"\n')
     body = b"Subject: fill\r\n\r\n" + (b"z" * 998 + b"\r\n") * 100  # ~100 KB
     accepted = []
@@ -557,7 +551,7 @@ class context:
         self.processes.append(r)
         return r.start()
 
-    def kill_all(self):
+    def close(self):
         for p in self.processes:
             try:
                 if isinstance(p, ringmta_process):
@@ -580,38 +574,5 @@ CHECKS = [check_exact_bytes_smtplib, check_swaks, check_pipelined_transactions,
           check_sighup_reloads_certificate_and_reopens_accounting]
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--build-root", required=True)
-    parser.add_argument("--only", default="")
-    args = parser.parse_args()
-    workdir = tempfile.mkdtemp(prefix="ringmta-e2e-")
-    passed = failed = 0
-    try:
-        for check in CHECKS:
-            name = check.__name__[len("check_"):]
-            if args.only and args.only not in name:
-                continue
-            ctx = context(args.build_root, os.path.join(workdir, name))
-            os.makedirs(ctx.workdir)
-            try:
-                check(ctx)
-                print("ok - %s" % name, flush=True)
-                passed += 1
-            except (check_failed, OSError, smtplib.SMTPException, subprocess.SubprocessError,
-                    ValueError, KeyError) as error:
-                print("not ok - %s: %s" % (name, error), flush=True)
-                failed += 1
-            finally:
-                ctx.kill_all()
-    finally:
-        if failed == 0:
-            shutil.rmtree(workdir, ignore_errors=True)
-        else:
-            print("# logs kept in %s" % workdir)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_checks(CHECKS, context, "ringmta-e2e-"))

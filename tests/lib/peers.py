@@ -32,13 +32,14 @@ def free_port():
 class sink_process:
     """One ringmta-sink with its own port, store directory and stats file."""
 
-    def __init__(self, exe, workdir, name, extra_args=(), port=None):
+    def __init__(self, exe, workdir, name, extra_args=(), port=None, host="127.0.0.1"):
+        self.host = host
         self.port = port or free_port()
         self.store = os.path.join(workdir, name + "-store")
         self.stats_path = os.path.join(workdir, name + "-stats.json")
         self.stdout_path = os.path.join(workdir, name + ".out")
         self.stderr_path = os.path.join(workdir, name + ".err")
-        args = [exe, "--listen", "127.0.0.1:%d" % self.port, "--store", self.store,
+        args = [exe, "--listen", "%s:%d" % (host, self.port), "--store", self.store,
                 "--stats-file", self.stats_path, "--hostname", "sink.test"]
         args += list(extra_args)
         self._stdout = open(self.stdout_path, "wb")
@@ -53,7 +54,7 @@ class sink_process:
                 raise check_failed("sink exited with %d: %s" % (self.proc.returncode,
                                                                  self.stderr()))
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                with socket.create_connection((self.host, self.port), timeout=1):
                     return
             except OSError:
                 time.sleep(0.05)
@@ -149,7 +150,8 @@ def read_replies(sock, count):
 class ringmta_process:
     """ringmta with a generated config in its own folder; restartable."""
 
-    def __init__(self, exe, workdir, routes, extra="", relay_networks=None, name="ringmta"):
+    def __init__(self, exe, workdir, routes, extra="", relay_networks=None, name="ringmta",
+                 dns=None):
         self.exe = exe
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
@@ -163,6 +165,10 @@ class ringmta_process:
                  "[ingress]", 'listen = ["127.0.0.1:%d"]' % self.port]
         if relay_networks is not None:
             lines.append("relay_networks = [%s]" % ", ".join('"%s"' % n for n in relay_networks))
+        # Tests talk only to loopback: without a test DNS server, the resolver is a
+        # loopback port where nothing answers (a domain without a route defers).
+        lines += ["[dns]", 'resolvers = ["%s"]' % (dns or "127.0.0.1:%d" % free_port()),
+                  'timeout = "500ms"', "attempts = 1"]
         lines.append("[routes]")
         lines += ['"%s" = ["%s"]' % (domain, hop) for domain, hop in routes.items()]
         with open(self.config_path, "w") as f:
@@ -228,3 +234,46 @@ class ringmta_process:
             self.proc.kill()
             self.proc.wait(timeout=STOP_TIMEOUT_S)
             self._log.close()
+
+
+def run_checks(checks, make_context, prefix):
+    """Runs each check(ctx) with a fresh context (make_context(build_root, workdir),
+    which has close()), printing "ok - name" / "not ok - name: reason" and last
+    "N passed, N failed". --only runs the checks whose name contains the text.
+    Returns the exit status."""
+    import argparse
+    import shutil
+    import smtplib
+    import sys
+    import tempfile
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--build-root", required=True)
+    parser.add_argument("--only", default="")
+    args = parser.parse_args()
+    workdir = tempfile.mkdtemp(prefix=prefix)
+    passed = failed = 0
+    try:
+        for check in checks:
+            name = check.__name__[len("check_"):]
+            if args.only and args.only not in name:
+                continue
+            ctx = make_context(args.build_root, os.path.join(workdir, name))
+            os.makedirs(ctx.workdir)
+            try:
+                check(ctx)
+                print("ok - %s" % name, flush=True)
+                passed += 1
+            except (check_failed, OSError, smtplib.SMTPException, subprocess.SubprocessError,
+                    ValueError, KeyError) as error:
+                print("not ok - %s: %s" % (name, error), flush=True)
+                failed += 1
+            finally:
+                ctx.close()
+    finally:
+        if failed == 0:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            print("# logs kept in %s" % workdir)
+    print("%d passed, %d failed" % (passed, failed))
+    sys.stdout.flush()
+    return 1 if failed else 0

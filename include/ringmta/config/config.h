@@ -76,7 +76,7 @@ struct delivery_config {
     std::string tls_ca_file = "/etc/ssl/certs/ca-certificates.crt";
     // An exchanger that refused a connection, timed out or answered 421 is skipped
     // (the next one is tried) for this long: the dead-destination cache.
-    duration_ms host_down_time = std::chrono::minutes(2);
+    duration_ms host_down_time = std::chrono::minutes(1);
 };
 
 struct dns_config {

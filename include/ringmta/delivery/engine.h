@@ -1,11 +1,12 @@
-// Delivery on one shard (DESIGN.md, delivery): static routes to next hops,
-// per-destination connection pools, pooled client sessions that reuse a
+// Delivery on one shard (DESIGN.md, delivery): static routes to next hops, else
+// the domain's MX hosts from the shard's resolver (dns module), per-destination
+// connection pools, STARTTLS by the domain's policy, pooled client sessions that reuse a
 // connection for many transactions (RSET between), PIPELINING when offered, and
 // per-recipient results: 2xx delivered, 4xx deferred (retry with backoff until
 // max_age, then expired), 5xx failed. Failed and expired recipients get an RFC
 // 3464 DSN to the envelope sender (never for the null sender).
 //
-// Pools: a destination is one [routes] entry. Its max_connections is split over
+// Pools: a destination is one [routes] entry, or one mail domain routed by MX. Its max_connections is split over
 // the shards (shard i gets its share; at least one). The lease protocol that
 // makes the limit exact for limits below the shard count comes with the
 // throttle work (DESIGN.md, Scheduling and throttles).
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "ringmta/config/config.h"
+#include "ringmta/dns/resolver.h"
 #include "ringmta/journal/id_generator.h"
 #include "ringmta/journal/journal.h"
 #include "ringmta/observe/accounting_log.h"
@@ -25,6 +27,7 @@
 #include "ringmta/runtime/notifier.h"
 #include "ringmta/runtime/task.h"
 #include "ringmta/smtp/reply.h"
+#include "ringmta/tls/context.h"
 
 namespace ringmta::delivery {
 
@@ -36,6 +39,8 @@ struct delivery_stats {
     std::uint64_t connections = 0;
     std::uint64_t transactions = 0;
     std::uint64_t bounces = 0;
+    std::uint64_t tls_connections = 0;      // STARTTLS completed
+    std::uint64_t exchanger_failures = 0;   // a candidate failed and the next was tried
 };
 
 class engine {
@@ -50,8 +55,11 @@ public:
     // now, or not before `not_before_unix_ms` (a retry time recovered at start-up).
     void submit(const queue::message_ptr& m, const std::vector<std::uint32_t>& recipients,
                 std::uint32_t attempts, std::uint64_t not_before_unix_ms = 0);
-    // The dispatcher: starts connections for ready work and promotes retries.
+    // The dispatcher: starts connections for ready work and promotes retries. It
+    // starts the resolver first (an error there is logged; MX routing then defers)
+    // and stops it last; finished() says it has returned.
     runtime::task<void> run();
+    bool finished() const { return _finished; }
     // Stops starting work; idle connections quit. Transactions in flight finish.
     void stop();
     std::size_t connections() const;
@@ -69,11 +77,24 @@ public:
     void poke() { _wake.notify(); }
     bool take(pool& p, queue::job& out) { return take_job(p, out); }
 
+    dns::resolver& resolver() { return *_resolver; }
+    const dns::resolver& resolver() const { return *_resolver; }
+    // The client TLS context for a policy (built on first use; nullptr with the
+    // reason logged when it cannot be, e.g. an unreadable tls_ca_file).
+    tls::context* client_tls(config::tls_policy policy);
+    // The dead-destination cache: an address that failed is skipped until then.
+    bool host_down(const std::string& address, std::uint64_t now_ms) const;
+    void mark_down(const std::string& address, std::uint64_t now_ms);
+    const std::string& ehlo_name() const { return _ehlo_name; }
+    delivery_stats& mutable_stats() { return _stats; }
+
 private:
     friend runtime::task<void> run_connection(engine* e, pool* p);
     friend struct transaction;
 
     pool& pool_for(const config::route& route);
+    pool& pool_for_domain(std::string_view domain);
+    pool& add_pool(std::string key, const config::route* route, std::string_view domain);
     void start_connections(pool& p);
     bool take_job(pool& p, queue::job& out);
     void record(queue::job& j, std::uint32_t recipient, const smtp::reply& r,
@@ -95,6 +116,12 @@ private:
     unsigned _shard;
     unsigned _shards;
     queue::scheduler _scheduler;
+    std::unique_ptr<dns::resolver> _resolver;
+    std::unique_ptr<tls::context> _tls_any;      // opportunistic and required
+    std::unique_ptr<tls::context> _tls_verify;   // verify: chain and name
+    std::unordered_map<std::string, std::uint64_t> _down_until;   // address -> monotonic ms
+    std::string _ehlo_name;
+    bool _finished = false;
     std::unordered_map<std::string, std::unique_ptr<pool>> _pools;
     runtime::notifier _wake;
     runtime::timer _timer{_wake};

@@ -1,0 +1,258 @@
+#!/usr/bin/env python3
+"""End-to-end tests of delivery by MX: ringmta resolves recipient domains through
+a real DNS server on loopback (dnsmasq, started here with MX, A and null-MX
+records) and delivers to receivers on several 127.x addresses that share one
+port ([delivery] port): ringmta-sink, and a Python receiver whose TLS is
+OpenSSL's (STARTTLS, CHUNKING). Each check starts its own ringmta (2 shards).
+Prints "ok - name" / "not ok - name: reason"; the last line is
+"N passed, N failed". Every wait is bounded."""
+
+import os
+import smtplib
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from peers import (check_failed, expect, free_port, new_messages,  # noqa: E402
+                   ringmta_process, run_checks, sink_process)
+from dns_server import dnsmasq  # noqa: E402
+from smtp_receiver import receiver  # noqa: E402
+
+SENDER = "alice@sender.test"
+WAIT_S = 15
+
+
+def send(relay, recipients, body=b"Subject: mx\r\n\r\nbody\r\n", sender=SENDER):
+    with smtplib.SMTP("127.0.0.1", relay.port, timeout=10) as c:
+        c.sendmail(sender, recipients, body)
+
+
+def wait_for(predicate, what):
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise check_failed("timed out waiting for %s" % what)
+
+
+def lines_for(relay, recipient, status=None):
+    return [l for l in relay.accounting()
+            if l["recipient"] == recipient and (status is None or l["status"] == status)]
+
+
+class context:
+    def __init__(self, build_root, workdir):
+        self.workdir = workdir
+        self.ringmta = os.path.join(build_root, "src", "ringmta")
+        self.sink_exe = os.path.join(build_root, "tools", "sink", "ringmta-sink")
+        self.port = free_port()    # every exchanger's SMTP port in this check
+        self.cleanup = []
+        self.serial = 0
+
+    def dns(self, records):
+        server = dnsmasq(self.workdir, records)
+        self.cleanup.append(server.stop)
+        return server
+
+    def sink(self, name, host):
+        s = sink_process(self.sink_exe, self.workdir, name, port=self.port, host=host)
+        self.cleanup.append(s.kill)
+        return s
+
+    def receiver(self, host, **options):
+        r = receiver(host, self.port, **options)
+        self.cleanup.append(r.stop)
+        return r
+
+    def relay(self, dns, extra="", bounces=None):
+        """ringmta routing by MX through `dns`; bounces to sender.test go to `bounces`."""
+        self.serial += 1
+        routes = {"sender.test": "127.0.0.1:%d" % bounces.port} if bounces else {}
+        extra = ('[delivery]\nport = %d\nconnection_idle_timeout = "0s"\nretry_min = "1s"\n'
+                 'retry_max = "1s"\nhost_down_time = "30s"\n' % self.port) + extra
+        r = ringmta_process(self.ringmta, self.workdir, routes, extra,
+                            name="ringmta%d" % self.serial, dns=dns)
+        self.cleanup.append(r.stop)
+        return r.start()
+
+    def close(self):
+        for stop in reversed(self.cleanup):
+            try:
+                stop()
+            except Exception:  # cleanup must go on
+                pass
+
+    def certificate(self, name, ca=None):
+        """A P-256 certificate for `name` (SAN DNS), self-signed or signed by `ca`."""
+        key = os.path.join(self.workdir, name + ".key")
+        cert = os.path.join(self.workdir, name + ".pem")
+        ext = os.path.join(self.workdir, name + ".ext")
+        with open(ext, "w") as f:
+            f.write("subjectAltName = DNS:%s\n" % name)
+        common = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                  "-keyout", key, "-subj", "/CN=" + name]
+        if ca is None:
+            args = ["openssl", "req", "-x509"] + common + ["-out", cert, "-days", "2",
+                                                           "-addext", "subjectAltName=DNS:" + name]
+            run(args)
+        else:
+            csr = os.path.join(self.workdir, name + ".csr")
+            run(["openssl", "req"] + common + ["-out", csr])
+            run(["openssl", "x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1],
+                 "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext])
+        return cert, key
+
+    def authority(self):
+        key = os.path.join(self.workdir, "ca.key")
+        cert = os.path.join(self.workdir, "ca.pem")
+        run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=ringmta test CA",
+             "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        return cert, key
+
+
+def run(args):
+    p = subprocess.run(args, capture_output=True, timeout=30)
+    expect(p.returncode == 0, "%s: %s" % (" ".join(args[:3]), p.stderr.decode()[-300:]))
+
+
+def check_mx_preference_then_failover(ctx):
+    dns = ctx.dns(["--mx-host=pref.test,mx2.pref.test,20", "--mx-host=pref.test,mx1.pref.test,10",
+                   "--host-record=mx1.pref.test,127.0.0.21",
+                   "--host-record=mx2.pref.test,127.0.0.22"])
+    primary = ctx.sink("primary", "127.0.0.21")
+    backup = ctx.sink("backup", "127.0.0.22")
+    relay = ctx.relay(dns.address)
+    send(relay, ["one@pref.test"])
+    new_messages(primary, set(), 1)
+    line = wait_for(lambda: lines_for(relay, "one@pref.test", "delivered"), "delivered")[0]
+    expect(line["next_hop"] == "mx1.pref.test" and line["ip"] == "127.0.0.21:%d" % ctx.port,
+           "first message went to %s %s" % (line["next_hop"], line["ip"]))
+    expect(not backup.stored(), "the backup MX got mail while the primary was up")
+    primary.kill()
+    send(relay, ["two@pref.test"])
+    (stem,) = new_messages(backup, set(), 1)
+    expect(backup.load(stem)[0]["rcpt_to"] == ["two@pref.test"], "wrong message at the backup")
+    line = wait_for(lambda: lines_for(relay, "two@pref.test", "delivered"), "delivered")[0]
+    expect(line["next_hop"] == "mx2.pref.test" and line["attempt"] == 1,
+           "failover line %r" % line)
+
+
+def check_implicit_mx(ctx):
+    dns = ctx.dns(["--host-record=implicit.test,127.0.0.23"])
+    sink = ctx.sink("implicit", "127.0.0.23")
+    relay = ctx.relay(dns.address)
+    send(relay, ["bob@implicit.test"])
+    (stem,) = new_messages(sink, set(), 1)
+    expect(sink.load(stem)[0]["rcpt_to"] == ["bob@implicit.test"], "wrong recipient")
+    line = wait_for(lambda: lines_for(relay, "bob@implicit.test", "delivered"), "delivered")[0]
+    expect(line["next_hop"] == "implicit.test", "next_hop %r" % line["next_hop"])
+
+
+def bounce_check(ctx, records, recipient, code, enhanced):
+    dns = ctx.dns(records)
+    bounces = sink_process(ctx.sink_exe, ctx.workdir, "bounces")
+    ctx.cleanup.append(bounces.kill)
+    relay = ctx.relay(dns.address, bounces=bounces)
+    send(relay, [recipient])
+    line = wait_for(lambda: lines_for(relay, recipient, "failed"), "a failed line")[0]
+    expect(line["code"] == code and line["enhanced"] == enhanced, "line %r" % line)
+    (stem,) = new_messages(bounces, set(), 1)
+    envelope, content = bounces.load(stem)
+    expect(envelope["mail_from"] == "" and envelope["rcpt_to"] == [SENDER], str(envelope))
+    expect(b"Final-Recipient: rfc822; " + recipient.encode() in content, "no Final-Recipient")
+    expect(b"Status: " + enhanced.encode() in content, "DSN lacks Status: %s" % enhanced)
+    expect(b"Action: failed" in content, "DSN lacks Action: failed")
+
+
+def check_null_mx_bounces_with_5_1_10(ctx):
+    bounce_check(ctx, ["--mx-host=nullmx.test,.,0"], "nobody@nullmx.test", 556, "5.1.10")
+
+
+def check_nxdomain_bounces_with_5_1_2(ctx):
+    bounce_check(ctx, [], "nobody@nosuch.test", 550, "5.1.2")
+
+
+def check_dns_failure_defers(ctx):
+    silent = free_port()   # nothing answers there: every query times out or is refused
+    relay = ctx.relay("127.0.0.1:%d" % silent)
+    send(relay, ["later@pref.test"])
+    line = wait_for(lambda: lines_for(relay, "later@pref.test", "deferred"), "a deferral")[0]
+    expect(line["enhanced"] == "4.4.3" and line["code"] == 0, "deferral %r" % line)
+    expect(lines_for(relay, "later@pref.test", "failed") == [], "a DNS failure bounced")
+
+
+def tls_receiver_dns(ctx, name, address):
+    return ctx.dns(["--mx-host=%s,mx.%s,10" % (name, name), "--host-record=mx.%s,%s"
+                    % (name, address)])
+
+
+def check_opportunistic_tls_and_chunking(ctx):
+    dns = tls_receiver_dns(ctx, "tls.test", "127.0.0.24")
+    cert, key = ctx.certificate("mx.tls.test")
+    peer = ctx.receiver("127.0.0.24", cert=cert, key=key, chunking=True)
+    relay = ctx.relay(dns.address)
+    body = b"Subject: tls\r\n\r\n.leading dot stays single under BDAT\r\nend\r\n"
+    send(relay, ["carol@tls.test"], body=body)
+    (got,) = wait_for(peer.received, "a message at the TLS receiver")
+    expect(got.tls is not None, "the message came in plaintext")
+    version, cipher, sni = got.tls
+    expect(version in ("TLSv1.2", "TLSv1.3"), "TLS version %r" % version)
+    expect(sni == "mx.tls.test", "SNI %r" % sni)
+    expect(got.bdat, "CHUNKING was offered but DATA was used")
+    expect(got.data.endswith(body), "body bytes differ: %r" % got.data[-120:])
+    line = wait_for(lambda: lines_for(relay, "carol@tls.test", "delivered"), "delivered")[0]
+    expect(line["tls_version"] == version and line["tls_cipher"] != "",
+           "accounting TLS fields %r %r (receiver saw %s %s)"
+           % (line["tls_version"], line["tls_cipher"], version, cipher))
+
+
+def check_required_tls_refuses_plaintext_receiver(ctx):
+    dns = tls_receiver_dns(ctx, "plain.test", "127.0.0.25")
+    peer = ctx.receiver("127.0.0.25")
+    relay = ctx.relay(dns.address, extra='[domains."plain.test"]\ntls = "required"\n')
+    send(relay, ["dave@plain.test"])
+    line = wait_for(lambda: lines_for(relay, "dave@plain.test", "deferred"), "a deferral")[0]
+    expect(line["enhanced"] == "4.7.4" and "STARTTLS" in line["reply"], "deferral %r" % line)
+    expect(peer.received() == [], "mail was sent in plaintext despite tls = required")
+
+
+def check_verify_refuses_bad_certificate_accepts_good(ctx):
+    dns = ctx.dns(["--mx-host=bad.test,mx.bad.test,10", "--host-record=mx.bad.test,127.0.0.26",
+                   "--mx-host=good.test,mx.good.test,10",
+                   "--host-record=mx.good.test,127.0.0.27"])
+    ca = ctx.authority()
+    bad_cert, bad_key = ctx.certificate("mx.bad.test")          # self-signed
+    good_cert, good_key = ctx.certificate("mx.good.test", ca)   # signed by the trusted CA
+    bad = ctx.receiver("127.0.0.26", cert=bad_cert, key=bad_key)
+    good = ctx.receiver("127.0.0.27", cert=good_cert, key=good_key)
+    relay = ctx.relay(dns.address, extra='[domains."bad.test"]\ntls = "verify"\n'
+                      '[domains."good.test"]\ntls = "verify"\n',)
+    with open(relay.config_path) as f:
+        text = f.read()
+    with open(relay.config_path, "w") as f:
+        f.write(text.replace("[delivery]\n", '[delivery]\ntls_ca_file = "%s"\n' % ca[0], 1))
+    relay.stop()
+    relay.start()
+    send(relay, ["eve@bad.test", "frank@good.test"])
+    (got,) = wait_for(good.received, "the message at the verified receiver")
+    expect(got.tls is not None and got.rcpt_to == ["frank@good.test"], "good receiver got %r"
+           % got.rcpt_to)
+    line = wait_for(lambda: lines_for(relay, "eve@bad.test", "deferred"), "a deferral")[0]
+    expect(line["enhanced"] == "4.7.5", "deferral %r" % line)
+    expect(bad.received() == [], "mail went to a receiver whose certificate failed")
+
+
+CHECKS = [check_mx_preference_then_failover, check_implicit_mx,
+          check_null_mx_bounces_with_5_1_10, check_nxdomain_bounces_with_5_1_2,
+          check_dns_failure_defers, check_opportunistic_tls_and_chunking,
+          check_required_tls_refuses_plaintext_receiver,
+          check_verify_refuses_bad_certificate_accepts_good]
+
+
+if __name__ == "__main__":
+    sys.exit(run_checks(CHECKS, context, "ringmta-delivery-"))

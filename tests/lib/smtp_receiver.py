@@ -1,0 +1,161 @@
+"""A small SMTP receiver for delivery tests, in-process on a thread: Python's
+ssl (OpenSSL) is the TLS peer, so ringmta's client is tested against another
+implementation. It offers what a test asks for (STARTTLS, CHUNKING, SMTPUTF8,
+PIPELINING), can refuse the greeting, and records each message with its
+envelope, the TLS version, cipher and SNI it was received under, and whether it
+came by BDAT. Standard library only; every read has a timeout."""
+
+import socket
+import socketserver
+import ssl
+import threading
+
+READ_TIMEOUT_S = 10
+LINE_MAX = 4096
+MESSAGE_MAX = 16 << 20
+
+
+class message:
+    def __init__(self, mail_from, rcpt_to, data, tls, bdat, mail_params):
+        self.mail_from = mail_from
+        self.rcpt_to = rcpt_to
+        self.data = data
+        self.tls = tls            # None, or (version, cipher, sni)
+        self.bdat = bdat
+        self.mail_params = mail_params
+
+
+class receiver:
+    """Listens on host:port until stop(); messages and connections are recorded."""
+
+    def __init__(self, host, port, cert=None, key=None, chunking=False, smtputf8=False,
+                 pipelining=True, greeting=b"220 receiver.test ESMTP", name="receiver.test"):
+        self.messages = []
+        self.connections = 0
+        self.lock = threading.Lock()
+        self.chunking = chunking
+        self.smtputf8 = smtputf8
+        self.pipelining = pipelining
+        self.greeting = greeting
+        self.name = name
+        self.context = None
+        if cert:
+            self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.context.load_cert_chain(cert, key)
+            self.sni = {}
+            self.context.sni_callback = self._remember_sni
+        outer = self
+
+        class handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                with outer.lock:
+                    outer.connections += 1
+                try:
+                    outer._session(self.request)
+                except (OSError, ValueError, ssl.SSLError):
+                    pass
+
+        class server(socketserver.ThreadingTCPServer):
+            allow_reuse_address = True
+            daemon_threads = True
+
+        self.server = server((host, port), handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def _remember_sni(self, sock, name, context):
+        self.sni[id(sock)] = name
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def received(self):
+        with self.lock:
+            return list(self.messages)
+
+    def _session(self, sock):
+        sock.settimeout(READ_TIMEOUT_S)
+        stream = sock.makefile("rb")
+        tls = None
+
+        def send(line):
+            sock.sendall(line + b"\r\n")
+
+        def ehlo_lines():
+            lines = [self.name.encode(), b"SIZE 10485760", b"8BITMIME"]
+            if self.pipelining:
+                lines.append(b"PIPELINING")
+            if self.chunking:
+                lines.append(b"CHUNKING")
+            if self.smtputf8:
+                lines.append(b"SMTPUTF8")
+            if self.context is not None and tls is None:
+                lines.append(b"STARTTLS")
+            return lines
+
+        send(self.greeting)
+        if not self.greeting.startswith(b"2"):
+            return
+        mail_from, rcpts, params, chunks = None, [], [], b""
+        for _ in range(10000):
+            line = stream.readline(LINE_MAX)
+            if not line:
+                return
+            command = line.rstrip(b"\r\n")
+            verb = command[:4].upper()
+            if verb == b"EHLO":
+                lines = ehlo_lines()
+                for i, text in enumerate(lines):
+                    send((b"250 " if i == len(lines) - 1 else b"250-") + text)
+            elif verb == b"HELO":
+                send(b"250 " + self.name.encode())
+            elif command.upper() == b"STARTTLS" and self.context is not None and tls is None:
+                send(b"220 2.0.0 go ahead")
+                sock = self.context.wrap_socket(sock, server_side=True)
+                sock.settimeout(READ_TIMEOUT_S)
+                stream = sock.makefile("rb")
+                tls = (sock.version(), sock.cipher()[0], self.sni.get(id(sock)))
+                mail_from, rcpts, params = None, [], []
+            elif verb == b"MAIL":
+                address, _, rest = command[10:].partition(b">")
+                mail_from = address.lstrip(b"<").decode("utf-8", "replace")
+                params = rest.split()
+                rcpts = []
+                send(b"250 2.1.0 ok")
+            elif verb == b"RCPT":
+                rcpts.append(command[8:].strip(b"<>").decode("utf-8", "replace"))
+                send(b"250 2.1.5 ok")
+            elif verb == b"DATA":
+                send(b"354 go ahead")
+                data = b""
+                while len(data) < MESSAGE_MAX:
+                    chunk = stream.readline(LINE_MAX)
+                    if not chunk or chunk == b".\r\n":
+                        break
+                    data += chunk[1:] if chunk.startswith(b"..") else chunk
+                self._store(mail_from, rcpts, data, tls, False, params)
+                send(b"250 2.0.0 queued")
+            elif verb == b"BDAT":
+                words = command.split()
+                size = int(words[1])
+                chunks += stream.read(size) if size <= MESSAGE_MAX else b""
+                if len(words) > 2 and words[2].upper() == b"LAST":
+                    self._store(mail_from, rcpts, chunks, tls, True, params)
+                    send(b"250 2.0.0 queued %d octets" % len(chunks))
+                    chunks = b""
+                else:
+                    send(b"250 2.0.0 chunk")
+            elif verb == b"RSET":
+                mail_from, rcpts, params, chunks = None, [], [], b""
+                send(b"250 2.0.0 ok")
+            elif verb == b"QUIT":
+                send(b"221 2.0.0 bye")
+                return
+            else:
+                send(b"502 5.5.2 not implemented")
+
+    def _store(self, mail_from, rcpts, data, tls, bdat, params):
+        with self.lock:
+            self.messages.append(message(mail_from, list(rcpts), data, tls, bdat,
+                                         [p.decode() for p in params]))
