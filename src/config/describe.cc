@@ -71,6 +71,14 @@ void describe_ingress(std::string& out, const ingress_config& ingress) {
              ingress.auth_users_file.empty() ? "\"\": no AUTH" : "");
     add_line(out, "max_connections", std::to_string(ingress.max_connections));
     add_line(out, "max_errors", std::to_string(ingress.max_errors));
+    add_line(out, "auth_allow_plaintext", ingress.auth_allow_plaintext ? "true" : "false",
+             ingress.auth_allow_plaintext ? "AUTH without TLS too" : "AUTH after STARTTLS only");
+    add_line(out, "max_connections_per_ip", std::to_string(ingress.max_connections_per_ip),
+             ingress.max_connections_per_ip == 0 ? "no limit" : "relay_networks exempt");
+    add_line(out, "connection_rate_per_ip",
+             detail::quote(format_rate(ingress.connection_rate_per_ip)),
+             ingress.connection_rate_per_ip.unlimited() ? "no limit" : "relay_networks exempt");
+    add_line(out, "data_timeout", quoted_duration(ingress.data_timeout));
 }
 
 void describe_delivery(std::string& out, const delivery_config& delivery,

@@ -84,6 +84,8 @@ public:
     void read_string(std::string_view key, std::string& out,
                      void (*check)(const std::string&) = nullptr);
     void read_unsigned(std::string_view key, unsigned& out, unsigned min, unsigned max);
+    void read_bool(std::string_view key, bool& out);
+    void read_rate(std::string_view key, rate& out);
     void read_size(std::string_view key, std::uint64_t& out, std::uint64_t min,
                    std::uint64_t max);
     void read_duration(std::string_view key, duration_ms& out, duration_ms min,
@@ -132,6 +134,35 @@ void section_reader::read_unsigned(std::string_view key, unsigned& out, unsigned
                                std::to_string(min) + " to " + std::to_string(max) + ")");
         }
         out = static_cast<unsigned>(value);
+    });
+}
+
+void section_reader::read_bool(std::string_view key, bool& out) {
+    const toml::node* node = find(key);
+    if (node == nullptr) return;
+    attempt(*node, key, [&] {
+        const auto* value = node->as_boolean();
+        if (value == nullptr) {
+            throw config_error("expected true or false, got " + kind_and_value(*node));
+        }
+        out = value->get();
+    });
+}
+
+void section_reader::read_rate(std::string_view key, rate& out) {
+    const toml::node* node = find(key);
+    if (node == nullptr) return;
+    attempt(*node, key, [&] {
+        if (const auto* number = node->as_integer(); number != nullptr && number->get() == 0) {
+            out = rate{};
+            return;
+        }
+        const auto* text = node->as_string();
+        if (text == nullptr) {
+            throw config_error("expected a rate such as \"100/s\" or \"5000/h\", got " +
+                               kind_and_value(*node));
+        }
+        out = parse_rate(text->get());
     });
 }
 
@@ -276,6 +307,11 @@ void read_ingress(const toml::table& root, issue_list& issues, ingress_config& o
     reader.read_string("auth_users_file", out.auth_users_file, check_file);
     reader.read_unsigned("max_connections", out.max_connections, 1, connections_max);
     reader.read_unsigned("max_errors", out.max_errors, 1, errors_max);
+    reader.read_bool("auth_allow_plaintext", out.auth_allow_plaintext);
+    reader.read_unsigned("max_connections_per_ip", out.max_connections_per_ip, 0,
+                         connections_max);
+    reader.read_rate("connection_rate_per_ip", out.connection_rate_per_ip);
+    reader.read_duration("data_timeout", out.data_timeout, 1s, 1h);
     reader.check_unknown(ingress_keys);
 }
 

@@ -17,9 +17,11 @@ inline constexpr std::array<std::string_view, 7> section_names{
     "server", "ingress", "delivery", "journal", "dns", "domains", "routes"};
 inline constexpr std::array<std::string_view, 5> server_keys{
     "hostname", "shards", "spool_dir", "log_file", "accounting_log"};
-inline constexpr std::array<std::string_view, 10> ingress_keys{
+inline constexpr std::array<std::string_view, 14> ingress_keys{
     "listen",        "relay_networks", "max_message_size", "max_recipients",  "idle_timeout",
-    "tls_cert_file", "tls_key_file",   "auth_users_file",  "max_connections", "max_errors"};
+    "tls_cert_file", "tls_key_file",   "auth_users_file",  "max_connections", "max_errors",
+    "auth_allow_plaintext", "max_connections_per_ip", "connection_rate_per_ip",
+    "data_timeout"};
 inline constexpr std::array<std::string_view, 15> delivery_keys{
     "retry_min",       "retry_max",     "max_age",
     "max_connections", "max_messages_per_connection", "max_recipients_per_transaction",

@@ -1,4 +1,5 @@
-// Durations ("1h30m") and sizes ("50MB") as operators write them. See units.h.
+// Durations ("1h30m"), sizes ("50MB") and rates ("100/s") as operators write them.
+// See units.h.
 #include <ringmta/config/units.h>
 
 #include <ringmta/config/config_error.h>
@@ -69,6 +70,12 @@ bool take_count(std::string_view& text, std::uint64_t& count) {
                        " e.g. \"30s\", \"5m\" or \"1h30m\")");
 }
 
+[[noreturn]] void throw_not_rate(std::string_view text) {
+    throw config_error(detail::quote(text) +
+                       " is not a rate (use count/period, the period with a unit: s, m, h, d;"
+                       " e.g. \"100/s\", \"5000/h\" or \"20/10m\"; \"0\" for no limit)");
+}
+
 std::string format_count(std::uint64_t count, std::string_view unit_name) {
     return std::to_string(count) + std::string(unit_name);
 }
@@ -118,6 +125,38 @@ std::uint64_t parse_size(std::string_view text) {
         return size_bytes;
     }
     throw config_error(detail::quote(text) + " is not a size (use bytes or a unit: KB, MB, GB)");
+}
+
+rate parse_rate(std::string_view text) {
+    std::string_view rest = trim(text);
+    std::uint64_t count = 0;
+    if (!take_count(rest, count)) throw_not_rate(text);
+    rest = trim(rest);
+    if (rest.empty() && count == 0) return rate{};
+    if (rest.empty() || rest.front() != '/') throw_not_rate(text);
+    rest = trim(rest.substr(1));
+    // A bare unit is one of it: "100/m" is "100/1m".
+    std::string period_text(rest);
+    if (rest.empty() || !is_digit(rest.front())) period_text.insert(0, "1");
+    duration_ms period{0};
+    try {
+        period = parse_duration(period_text);
+    } catch (const config_error&) {
+        throw_not_rate(text);
+    }
+    if (period.count() == 0) throw config_error(detail::quote(text) + " has a zero period");
+    if (count == 0) return rate{};
+    return rate{count, period};
+}
+
+std::string format_rate(rate r) {
+    if (r.unlimited()) return "0";
+    std::string period = format_duration(r.period);
+    if (period.size() > 1 && period[0] == '1' && !is_digit(period[1]) &&
+        period.find_first_of("0123456789", 1) == std::string::npos) {
+        period.erase(0, 1);  // "1m" -> "m"
+    }
+    return std::to_string(r.count) + "/" + period;
 }
 
 std::string format_duration(duration_ms duration) {

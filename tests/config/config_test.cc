@@ -36,6 +36,10 @@ tls_key_file = ")" + dir + R"(/key.pem"
 auth_users_file = ")" + dir + R"(/users"
 max_connections = 5000
 max_errors = 10
+auth_allow_plaintext = true
+max_connections_per_ip = 7
+connection_rate_per_ip = "5000/h"
+data_timeout = "10m"
 
 [delivery]
 retry_min = "30s"
@@ -82,6 +86,10 @@ TEST_CASE("defaults match the documented values") {
     CHECK(c.ingress.idle_timeout == 5min);
     CHECK(c.ingress.max_connections == 10000);
     CHECK(c.ingress.max_errors == 20);
+    CHECK_FALSE(c.ingress.auth_allow_plaintext);
+    CHECK(c.ingress.max_connections_per_ip == 100);
+    CHECK(c.ingress.connection_rate_per_ip == rate{100, 1s});
+    CHECK(c.ingress.data_timeout == 3min);
     CHECK(c.delivery.retry_min == 1min);
     CHECK(c.delivery.retry_max == 1h);
     CHECK(c.delivery.max_age == 120h);
@@ -132,6 +140,10 @@ TEST_CASE("a file that sets every key") {
     CHECK(c.ingress.auth_users_file == dir.path() + "/users");
     CHECK(c.ingress.max_connections == 5000);
     CHECK(c.ingress.max_errors == 10);
+    CHECK(c.ingress.auth_allow_plaintext);
+    CHECK(c.ingress.max_connections_per_ip == 7);
+    CHECK(c.ingress.connection_rate_per_ip == rate{5000, 1h});
+    CHECK(c.ingress.data_timeout == 10min);
     CHECK(c.delivery.retry_min == 30s);
     CHECK(c.delivery.retry_max == 2h);
     CHECK(c.delivery.max_age == 72h);

@@ -24,7 +24,9 @@ TEST_CASE("describe lists every section and the effective values") {
          {"[server]\n", "[ingress]\n", "[delivery]\n", "[journal]\n", "[dns]\n", "[routes]\n", "port = 25",
           "listen = [\"127.0.0.1:2525\"]", "relay_networks = [\"127.0.0.0/8\", \"::1/128\"]",
           "max_message_size = \"50MB\"", "max_age = \"5d\"", "durability = \"fsync\"",
-          "segment_size = \"64MB\"", "connection_idle_timeout = \"2s\""}) {
+          "segment_size = \"64MB\"", "connection_idle_timeout = \"2s\"",
+          "auth_allow_plaintext = false", "connection_rate_per_ip = \"100/s\"",
+          "data_timeout = \"3m\""}) {
         CAPTURE(expected);
         CHECK(text.find(expected) != std::string::npos);
     }
@@ -40,6 +42,9 @@ listen = ["[::]:25", "0.0.0.0:587"]
 relay_networks = []
 max_message_size = 1500
 idle_timeout = "59m1s"
+auth_allow_plaintext = true
+max_connections_per_ip = 0
+connection_rate_per_ip = "20/10m"
 [delivery]
 retry_min = "90s"
 max_age = "0s"
@@ -68,6 +73,10 @@ tls = "verify"
     config reloaded = load_string(describe(original), "described.toml");
     CHECK(reloaded.server.log_file == "/var/log/ringmta \"main\".log");
     CHECK(reloaded.ingress.max_message_size == 1500);
+    CHECK(reloaded.ingress.auth_allow_plaintext);
+    CHECK(reloaded.ingress.max_connections_per_ip == 0);
+    CHECK(reloaded.ingress.connection_rate_per_ip ==
+          rate{20, std::chrono::minutes(10)});
     CHECK(reloaded.journal.durability == durability::nosync);
     CHECK(reloaded.routes.size() == 2);
     CHECK(reloaded.delivery.source_address.text == "2001:db8::7");

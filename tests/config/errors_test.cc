@@ -43,6 +43,21 @@ TEST_CASE("a bad duration points at its value") {
           "\"5m\", got an integer (300); durations need a unit, e.g. \"300s\"");
 }
 
+TEST_CASE("a bad rate or boolean points at its value") {
+    CHECK(load_error("[ingress]\nconnection_rate_per_ip = \"100\"\n") ==
+          "ringmta.toml:2:26: ingress.connection_rate_per_ip: \"100\" is not a rate (use "
+          "count/period, the period with a unit: s, m, h, d; e.g. \"100/s\", \"5000/h\" or "
+          "\"20/10m\"; \"0\" for no limit)");
+    CHECK(load_error("[ingress]\nconnection_rate_per_ip = 100\n") ==
+          "ringmta.toml:2:26: ingress.connection_rate_per_ip: expected a rate such as "
+          "\"100/s\" or \"5000/h\", got an integer (100)");
+    CHECK(load_error("[ingress]\nauth_allow_plaintext = \"yes\"\n") ==
+          "ringmta.toml:2:24: ingress.auth_allow_plaintext: expected true or false, got a "
+          "string (\"yes\")");
+    CHECK(load_error("[ingress]\ndata_timeout = \"2h\"\n") ==
+          "ringmta.toml:2:16: ingress.data_timeout: \"2h\" is out of range (1s to 1h)");
+}
+
 TEST_CASE("a bad size points at its value") {
     CHECK(load_error("[ingress]\nmax_message_size = \"50XB\"\n") ==
           "ringmta.toml:2:20: ingress.max_message_size: \"50XB\" is not a size "
@@ -180,7 +195,8 @@ TEST_CASE("of several errors, the first in the file is reported") {
     CHECK(load_error("[ingress]\nzzz = 1\nmax_errors = 0\n") ==
           "ringmta.toml:2:1: ingress.zzz: unknown key ([ingress] has: listen, relay_networks, "
           "max_message_size, max_recipients, idle_timeout, tls_cert_file, tls_key_file, "
-          "auth_users_file, max_connections, max_errors)");
+          "auth_users_file, max_connections, max_errors, auth_allow_plaintext, "
+          "max_connections_per_ip, connection_rate_per_ip, data_timeout)");
 }
 
 TEST_CASE("a spool limit too small for two segments per shard is refused") {

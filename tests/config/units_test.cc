@@ -1,4 +1,4 @@
-// Durations and sizes: what operators may write, what they may not, and the
+// Durations, sizes and rates: what operators may write, what they may not, and the
 // formatting describe() uses (which must parse back to the same value).
 #include <ringmta/config/units.h>
 
@@ -87,5 +87,42 @@ TEST_CASE("format_duration and format_size print what parses back") {
     }
     for (std::uint64_t size : {1ull, 1024ull, 1025ull, 64ull << 20, 4ull << 30}) {
         CHECK(parse_size(format_size(size)) == size);
+    }
+}
+
+TEST_CASE("parse_rate reads count/period with a unit or a duration") {
+    struct row {
+        std::string_view text;
+        rate expected;
+    };
+    const row rows[] = {
+        {"100/s", {100, 1s}},      {"6000/m", {6000, 1min}}, {"5000/h", {5000, 1h}},
+        {"1000/d", {1000, 24h}},   {"20/10m", {20, 10min}},  {" 7 / 1h30m ", {7, 90min}},
+        {"1/250ms", {1, 250ms}},   {"0", {}},                {"0/s", {}},
+    };
+    for (const row& r : rows) {
+        CAPTURE(r.text);
+        CHECK(parse_rate(r.text) == r.expected);
+    }
+    for (std::string_view text : {"", "100", "/s", "100/", "100/x", "100/5", "100s", "1.5/s",
+                                  "-1/s", "100/S", "100//s"}) {
+        CAPTURE(text);
+        CHECK_THROWS_AS(parse_rate(text), config_error);
+    }
+    CHECK(parse_error([] { parse_rate("100"); }) ==
+          "\"100\" is not a rate (use count/period, the period with a unit: s, m, h, d; "
+          "e.g. \"100/s\", \"5000/h\" or \"20/10m\"; \"0\" for no limit)");
+    CHECK(parse_error([] { parse_rate("5/0s"); }) == "\"5/0s\" has a zero period");
+}
+
+TEST_CASE("format_rate prints what parses back") {
+    CHECK(format_rate(rate{}) == "0");
+    CHECK(format_rate(rate{100, 1s}) == "100/s");
+    CHECK(format_rate(rate{5000, 1h}) == "5000/h");
+    CHECK(format_rate(rate{20, 10min}) == "20/10m");
+    CHECK(format_rate(rate{7, 90min}) == "7/1h30m");
+    CHECK(format_rate(rate{1, 1ms}) == "1/ms");
+    for (rate r : {rate{1, 1s}, rate{3, 61s}, rate{100, 24h}, rate{9, 250ms}}) {
+        CHECK(parse_rate(format_rate(r)) == r);
     }
 }

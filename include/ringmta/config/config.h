@@ -55,6 +55,14 @@ struct ingress_config {
     std::string tls_cert_file, tls_key_file, auth_users_file;
     unsigned max_connections = 10000;          // per process; more get 421 4.7.0
     unsigned max_errors = 20;
+    // AUTH offered without TLS too (default: only after STARTTLS, RFC 4954 section 4).
+    bool auth_allow_plaintext = false;
+    // Per client address (IPv6: per /64), except clients in relay_networks; each
+    // shard enforces its share (split like max_connections). 0 / "0": no limit.
+    unsigned max_connections_per_ip = 100;
+    rate connection_rate_per_ip{100, std::chrono::seconds(1)};
+    // RFC 5321 4.5.3.2: waiting for more DATA/BDAT content (idle_timeout: commands).
+    duration_ms data_timeout = std::chrono::minutes(3);
 };
 
 struct delivery_config {
