@@ -73,6 +73,7 @@ struct shard final : runtime::wake_listener {
     std::unique_ptr<observe::accounting_log> accounting;
     std::unique_ptr<delivery::engine> delivery;
     std::unique_ptr<tls::context> tls;     // STARTTLS, when ingress has a certificate
+    std::unique_ptr<ingress::auth_verifier> auth;  // AUTH, when ingress has a users file
     ingress::ingress_context ingress;
     std::vector<std::unique_ptr<runtime::acceptor>> acceptors;
     std::vector<int> listen_fds;
@@ -86,6 +87,7 @@ struct shard final : runtime::wake_listener {
     std::string start();
     void reload();
     std::string load_tls();
+    std::string load_auth_users();
 };
 
 runtime::task<void> shutdown_shard(shard* s) {
@@ -99,6 +101,7 @@ runtime::task<void> shutdown_shard(shard* s) {
         runtime::io::sleep_for pause(10);
         co_await pause;
     }
+    if (s->auth) s->auth->stop();  // joins the worker; a session still waiting resumes
     if (s->log) co_await s->log->durable(s->log->last_ticket());
     log_info("shard %u stopped: %llu messages accepted, %llu delivered, %llu deferred, "
              "%llu failed", s->index, (unsigned long long)s->ingress.stats.messages,
@@ -109,9 +112,10 @@ runtime::task<void> shutdown_shard(shard* s) {
     runtime::reactor::current().request_exit();
 }
 
-// SIGHUP, on the shard's own thread: reopen the accounting log (rotation) and
-// reload the STARTTLS certificate and key. A bad new certificate keeps the old one;
-// sessions already under TLS keep theirs (wolfSSL counts references to a context).
+// SIGHUP, on the shard's own thread: reopen the accounting log (rotation), reload
+// the STARTTLS certificate and key and the AUTH users file. A bad new certificate
+// or users file keeps the old one; sessions already under TLS keep theirs (wolfSSL
+// counts references to a context).
 void shard::reload() {
     if (accounting) {
         if (std::string e = accounting->reopen(); !e.empty()) {
@@ -125,6 +129,22 @@ void shard::reload() {
             log_info("shard %u: TLS certificate reloaded", index);
         }
     }
+    if (auth) {
+        if (std::string e = load_auth_users(); !e.empty()) {
+            log_error("shard %u: keeping the previous AUTH users: %s", index, e.c_str());
+        } else {
+            log_info("shard %u: AUTH users reloaded (%zu)", index, auth->users()->size());
+        }
+    }
+}
+
+std::string shard::load_auth_users() {
+    std::string error;
+    std::unique_ptr<ingress::auth_users> users =
+        ingress::auth_users::load(cfg->ingress.auth_users_file, error);
+    if (!users) return "ingress.auth_users_file: " + error;
+    auth->set_users(std::move(users));
+    return {};
 }
 
 std::string shard::load_tls() {
@@ -196,6 +216,18 @@ std::string shard::start() {
         if (std::string error = load_tls(); !error.empty()) return error;
     }
     ingress.settings.offer_starttls = tls != nullptr;
+    if (!cfg->ingress.auth_users_file.empty()) {
+        auth = std::make_unique<ingress::auth_verifier>();
+        if (std::string error = load_auth_users(); !error.empty()) return error;
+        auth->start();
+        ingress.auth = auth.get();
+        ingress.settings.offer_auth = true;
+        ingress.settings.auth_requires_tls = !cfg->ingress.auth_allow_plaintext;
+        if (!tls && !cfg->ingress.auth_allow_plaintext && index == 0) {
+            log_warn("ingress.auth_users_file is set but STARTTLS is not (tls_cert_file) "
+                     "and auth_allow_plaintext is false: AUTH is never offered");
+        }
+    }
     ingress.cfg = cfg;
     ingress.settings.hostname = cfg->server.hostname;
     ingress.settings.message_bytes_max = cfg->ingress.max_message_size;
@@ -285,7 +317,8 @@ int run_daemon(const config::config& cfg) {
             if (std::string e = runtime::log_open(cfg.server.log_file); !e.empty()) {
                 log_error("%s", e.c_str());
             }
-            log_info("received SIGHUP: reopening logs, reloading the TLS certificate");
+            log_info("received SIGHUP: reopening logs, reloading the TLS certificate and "
+                     "AUTH users");
             shared.reload.fetch_add(1);
             group.wake_all();
         }

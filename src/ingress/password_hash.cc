@@ -110,7 +110,39 @@ std::optional<unsigned> parse_iterations(std::string_view digits) {
     return static_cast<unsigned>(value);
 }
 
+struct parsed_hash {
+    unsigned iterations;
+    std::vector<std::uint8_t> salt;
+    std::vector<std::uint8_t> expected;
+};
+
+std::optional<parsed_hash> parse_hash(std::string_view encoded) {
+    if (encoded.substr(0, scheme_prefix.size()) != scheme_prefix) return std::nullopt;
+    std::string_view rest = encoded.substr(scheme_prefix.size());
+    std::size_t first = rest.find('$');
+    std::size_t second = first == std::string_view::npos ? first : rest.find('$', first + 1);
+    if (second == std::string_view::npos) return std::nullopt;
+    std::optional<unsigned> iterations = parse_iterations(rest.substr(0, first));
+    auto salt = decode_base64(rest.substr(first + 1, second - first - 1));
+    auto expected = decode_base64(rest.substr(second + 1));
+    if (!iterations || !salt || !expected || salt->size() > salt_bytes_max ||
+        expected->size() != hash_bytes) {
+        return std::nullopt;
+    }
+    return parsed_hash{*iterations, std::move(*salt), std::move(*expected)};
+}
+
 }  // namespace
+
+std::optional<unsigned> password_hash_iterations(std::string_view encoded) noexcept {
+    try {
+        std::optional<parsed_hash> parsed = parse_hash(encoded);
+        if (!parsed) return std::nullopt;
+        return parsed->iterations;
+    } catch (...) {
+        return std::nullopt;  // std::bad_alloc from the decoders
+    }
+}
 
 std::string hash_password(std::string_view password) {
     std::array<std::uint8_t, salt_bytes_default> salt{};
@@ -148,22 +180,14 @@ std::string hash_password(std::string_view password, std::string_view salt,
 bool verify_password(std::string_view password, std::string_view encoded) noexcept {
     try {
         if (password.size() > password_bytes_max) return false;
-        if (encoded.substr(0, scheme_prefix.size()) != scheme_prefix) return false;
-        std::string_view rest = encoded.substr(scheme_prefix.size());
-        std::size_t first = rest.find('$');
-        std::size_t second = first == std::string_view::npos ? first : rest.find('$', first + 1);
-        if (second == std::string_view::npos) return false;
-        std::optional<unsigned> iterations = parse_iterations(rest.substr(0, first));
-        auto salt = decode_base64(rest.substr(first + 1, second - first - 1));
-        auto expected = decode_base64(rest.substr(second + 1));
-        if (!iterations || !salt || !expected || salt->size() > salt_bytes_max ||
-            expected->size() != hash_bytes) {
-            return false;
-        }
-        std::string_view salt_text(reinterpret_cast<const char*>(salt->data()), salt->size());
+        std::optional<parsed_hash> parsed = parse_hash(encoded);
+        if (!parsed) return false;
+        std::string_view salt_text(reinterpret_cast<const char*>(parsed->salt.data()),
+                                   parsed->salt.size());
         std::array<std::uint8_t, hash_bytes> actual{};
-        bool derived = derive(password, salt_text, *iterations, actual);
-        bool same = derived && equal_constant_time(actual.data(), expected->data(), hash_bytes);
+        bool derived = derive(password, salt_text, parsed->iterations, actual);
+        bool same = derived &&
+                    equal_constant_time(actual.data(), parsed->expected.data(), hash_bytes);
         explicit_bzero(actual.data(), actual.size());
         return same;
     } catch (...) {

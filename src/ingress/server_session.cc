@@ -49,9 +49,9 @@ public:
         return std::nullopt;
     }
 
-    std::optional<smtp::reply_spec> check_rcpt(const smtp::envelope&,
+    std::optional<smtp::reply_spec> check_rcpt(const smtp::envelope& env,
                                                std::string_view mailbox) override {
-        if (!_relay_allowed) {
+        if (!_relay_allowed && env.auth_user.empty()) {
             ++_ctx->stats.relay_denied;
             return smtp::reply_spec{554, "5.7.1", "Relay access denied"};
         }
@@ -74,7 +74,19 @@ public:
         std::string h = "Received: from " + (env.helo.empty() ? std::string("unknown") : env.helo);
         h += " ([" + _client + "])\r\n\tby " + _ctx->settings.hostname + " (ringmta) with ";
         h += env.esmtp ? "ESMTP" : "SMTP";
-        if (!_tls.empty()) h += "S " + _tls;  // RFC 3848: ESMTPS
+        if (!_tls.empty()) h += 'S';              // RFC 3848: ESMTPS, ESMTPSA
+        if (!env.auth_user.empty()) h += 'A';     // RFC 3848: ESMTPA
+        if (!_tls.empty()) h += " " + _tls;
+        if (!env.auth_user.empty()) {
+            // A users-file name (no spaces or controls); in an RFC 5322 comment,
+            // '(', ')' and '\\' are quoted.
+            h += " (authenticated as ";
+            for (char c : env.auth_user) {
+                if (c == '(' || c == ')' || c == '\\') h += '\\';
+                h += c;
+            }
+            h += ')';
+        }
         h += " id " + journal::format_queue_id(_queue_id_value);
         if (env.rcpt_to.size() == 1) h += "\r\n\tfor <" + env.rcpt_to.front() + ">";
         h += "; ";
@@ -125,6 +137,37 @@ runtime::task<queue::message_ptr> commit_message(ingress_context* ctx,
     int rc = co_await ctx->log->durable(ticket);
     if (rc != 0) co_return nullptr;
     co_return m;
+}
+
+// A client-chosen name for the log: printable ASCII, at most 64 octets.
+std::string loggable(std::string_view name) {
+    std::string out;
+    for (char c : name.substr(0, 64)) {
+        const auto octet = static_cast<unsigned char>(c);
+        out += octet > 0x20 && octet < 0x7f ? c : '?';
+    }
+    return out;
+}
+
+// AUTH (RFC 4954): the credentials go to the shard's verifier (a worker thread);
+// a wrong password is answered only after auth_failure_delay_ms.
+runtime::task<smtp::auth_result> authenticate(ingress_context* ctx,
+                                              smtp::server_protocol* protocol,
+                                              session_hooks* hooks) {
+    smtp::auth_credentials credentials = protocol->pending_auth();
+    const std::string user = loggable(credentials.user);
+    runtime::task<smtp::auth_result> check = ctx->auth->verify(std::move(credentials));
+    const smtp::auth_result result = co_await std::move(check);
+    if (result == smtp::auth_result::success) {
+        ++ctx->stats.auth_succeeded;
+        log_info("%s: authenticated as %s", hooks->client().c_str(), user.c_str());
+    } else if (result == smtp::auth_result::failure) {
+        ++ctx->stats.auth_failed;
+        log_info("%s: authentication failed for %s", hooks->client().c_str(), user.c_str());
+        runtime::io::sleep_for pause(ctx->auth_failure_delay_ms);
+        co_await pause;
+    }
+    co_return result;
 }
 
 }  // namespace
@@ -181,6 +224,11 @@ runtime::task<void> serve_session(ingress_context* ctx, int fd) {
                 open = co_await start_tls(ctx, &t, &protocol, &hooks, &in, &out);
                 used = 0;  // `in` was emptied: what followed STARTTLS is gone
                 break;
+            }
+            if (r.event == smtp::server_protocol::event::auth) {
+                const smtp::auth_result result = co_await authenticate(ctx, &protocol, &hooks);
+                protocol.auth_done(result, out);
+                continue;
             }
             bool full = false;
             queue::message_ptr m = co_await commit_message(ctx, &protocol, &hooks, &full);

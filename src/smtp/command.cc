@@ -35,6 +35,8 @@ constexpr path_error duplicate_parameter{501, "5.5.4", "Duplicate parameter"};
 
 constexpr std::size_t path_bytes_max = 256;   // RFC 5321 4.5.3.1.3, with <>
 constexpr std::size_t envid_bytes_max = 100;  // RFC 3461 4.4
+// AUTH= carries a mailbox (at most 256 octets) as xtext: at most 3 octets each.
+constexpr std::size_t auth_bytes_max = 3 * 256;
 constexpr std::size_t orcpt_bytes_max = 500;  // RFC 3461 4.2
 
 // Splits "<path> params" into the text between the brackets and the parameters.
@@ -175,7 +177,8 @@ command parse_command(std::string_view line) {
 namespace {
 
 enum parameter_bit : unsigned { size_bit = 1, body_bit = 2, utf8_bit = 4, ret_bit = 8,
-                                envid_bit = 16, notify_bit = 32, orcpt_bit = 64 };
+                                envid_bit = 16, notify_bit = 32, orcpt_bit = 64,
+                                auth_bit = 128 };
 
 // Records `bit` in `seen`; false if the parameter was already given.
 bool first_time(unsigned& seen, unsigned bit) {
@@ -218,6 +221,15 @@ std::optional<path_error> apply_mail_parameter(mail_params& params, unsigned& se
             return bad_parameter;
         }
         params.envid.assign(value);
+    } else if (iequals(key, "AUTH")) {
+        // "<>" or an xtext-encoded mailbox; a relay that does not trust the client
+        // treats it as "<>" (RFC 4954 section 5): ringmta keeps it only as sent.
+        if (!first_time(seen, auth_bit)) return duplicate_parameter;
+        if (value != "<>" && (value.empty() || value.size() > auth_bytes_max ||
+                              !valid_xtext(value))) {
+            return bad_parameter;
+        }
+        params.auth.assign(value);
     } else {
         return unknown_parameter;
     }

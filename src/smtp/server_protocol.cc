@@ -60,7 +60,9 @@ server_protocol::server_protocol(const server_settings& settings, server_hooks& 
     if (_settings.offer_chunking && _settings.offer_binarymime) text += "\nBINARYMIME";
     if (_settings.offer_dsn) text += "\nDSN";
     if (_settings.offer_smtputf8) text += "\nSMTPUTF8";
-    format_reply(_ehlo_reply_tls, {250, "", text});
+    const std::string auth_line = "\nAUTH PLAIN LOGIN";
+    format_reply(_ehlo_reply_tls, {250, "", _settings.offer_auth ? text + auth_line : text});
+    if (_settings.offer_auth && !_settings.auth_requires_tls) text += auth_line;
     if (_settings.offer_starttls) text += "\nSTARTTLS";
     format_reply(_ehlo_reply, {250, "", text});
 }
@@ -80,7 +82,10 @@ void server_protocol::reply(std::string& out, int code, std::string_view enhance
 void server_protocol::reply_error(std::string& out, int code, std::string_view enhanced,
                                   std::string_view text) {
     reply(out, code, enhanced, text);
-    if (!is_bad_command(code)) return;
+    if (is_bad_command(code)) count_error(out);
+}
+
+void server_protocol::count_error(std::string& out) {
     if (++_errors < _settings.errors_max) return;
     reply_host(out, 421, "4.7.0", "Error: too many errors");
     _phase = phase::closed;
@@ -119,6 +124,8 @@ server_protocol::feed_result server_protocol::feed(std::string_view in, std::str
             return {i, event::message};
         case phase::tls_pending:
             return {i, event::starttls};
+        case phase::auth_pending:
+            return {i, event::auth};
         case phase::data:
             if (!feed_data(in, i, out)) return {i, event::need_more};
             if (_phase == phase::message_pending) return {i, event::message};
@@ -128,6 +135,7 @@ server_protocol::feed_result server_protocol::feed(std::string_view in, std::str
             if (_phase == phase::message_pending) return {i, event::message};
             break;
         case phase::command:
+        case phase::auth_response:
             if (!feed_command(in, i, out)) return {i, event::need_more};
             break;
         }
@@ -153,8 +161,9 @@ bool server_protocol::feed_data(std::string_view in, std::size_t& i, std::string
     return true;
 }
 
-// Handles one complete command line from in[i...]. Returns false when only a partial
-// line is left (and not yet over command_line_max): the caller must wait for more.
+// Handles one complete command (or SASL response) line from in[i...]. Returns false
+// when only a partial line is left (and not yet over its limit): the caller must wait
+// for more.
 bool server_protocol::feed_command(std::string_view in, std::size_t& i, std::string& out) {
     if (i >= in.size()) return false;
     const char* p = in.data() + i;
@@ -169,21 +178,24 @@ bool server_protocol::feed_command(std::string_view in, std::size_t& i, std::str
         _discarding_line = false;
         return true;
     }
-    if (lf == nullptr) {
-        // Even if a LF came next, the line would exceed the limit: answer now and skip
-        // the rest of it, so neither side buffers more than command_line_max.
-        if (available < _settings.command_line_max) return false;
-        i = in.size();
-        _discarding_line = true;
-        reply_error(out, 500, "5.5.2", "Error: line too long");
+    const std::size_t limit = line_max(std::string_view(p, available));
+    const std::size_t length =
+        lf == nullptr ? available : std::size_t(static_cast<const char*>(lf) - p) + 1;
+    // Without a LF yet: even if one came next, the line would exceed the limit, so
+    // answer now and skip the rest of it; neither side buffers more than the limit.
+    if (lf == nullptr && available < limit) return false;
+    if (lf == nullptr || length > limit) {
+        i += length;
+        _discarding_line = lf == nullptr;
+        if (_phase == phase::auth_response) {
+            end_auth_exchange();
+            reply_error(out, 500, "5.5.6", "Authentication Exchange line is too long");
+        } else {
+            reply_error(out, 500, "5.5.2", "Error: line too long");
+        }
         return true;
     }
-    const std::size_t length = std::size_t(static_cast<const char*>(lf) - p) + 1;
     i += length;
-    if (length > _settings.command_line_max) {
-        reply_error(out, 500, "5.5.2", "Error: line too long");
-        return true;
-    }
     std::string_view line(p, length - 1);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     handle_line(line, out);
@@ -191,6 +203,7 @@ bool server_protocol::feed_command(std::string_view in, std::size_t& i, std::str
 }
 
 void server_protocol::handle_line(std::string_view line, std::string& out) {
+    if (_phase == phase::auth_response) return handle_auth_response(line, out);
     if (line.find('\0') != std::string_view::npos) {
         reply_error(out, 500, "5.5.2", "Error: bad syntax");
         return;
@@ -258,8 +271,10 @@ void server_protocol::handle_verb(const command& cmd, std::string& out) {
         reply(out, 220, "2.0.0", "Ready to start TLS");
         _phase = phase::tls_pending;
         return;
-    case verb::expn:
     case verb::auth:
+        if (_settings.offer_auth) return handle_auth(cmd, out);
+        return reply_error(out, 502, "5.5.1", "Error: command not implemented");
+    case verb::expn:
         return reply_error(out, 502, "5.5.1", "Error: command not implemented");
     case verb::unknown:
         break;
@@ -301,6 +316,7 @@ std::optional<path_error> server_protocol::check_mail_extensions(
     if ((!params.ret.empty() || !params.envid.empty()) && !_settings.offer_dsn) {
         return unsupported;
     }
+    if (!params.auth.empty() && !_settings.offer_auth) return unsupported;
     if (!params.smtputf8 && has_non_ascii(mailbox)) return utf8_undeclared;
     return std::nullopt;
 }
@@ -402,7 +418,7 @@ void server_protocol::message_done(const reply_spec& r, std::string& out) {
 void server_protocol::tls_started() {
     RINGMTA_ASSERT(_phase == phase::tls_pending, "tls_started without STARTTLS");
     reset_transaction();
-    _env = envelope{};
+    _env = envelope{};  // an AUTH before STARTTLS is forgotten too (RFC 3207 4.2)
     _helo_seen = false;
     _tls_active = true;
     _phase = phase::command;

@@ -1,5 +1,6 @@
 // libFuzzer target: arbitrary bytes, split into arbitrary chunks, into the SMTP
-// server state machine (command parser, DATA reader, limits), with the checks a
+// server state machine (command parser, DATA and BDAT readers, STARTTLS and AUTH
+// exchanges, limits), with the checks a
 // peer relies on: every reply line is "DDD[ -]text CRLF", the machine never
 // claims to consume more than it was given, a partial line it keeps stays
 // bounded, and a stored message never exceeds the size limit.
@@ -63,6 +64,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     settings.offer_chunking = data[0] & 16;
     settings.offer_binarymime = data[0] & 32;
     settings.offer_starttls = data[0] & 64;
+    settings.offer_auth = data[0] & 128;
+    settings.auth_requires_tls = data[1] & 64;
+    settings.auth_line_max = 1024;
     fuzz_hooks hooks(data[0]);
     server_protocol protocol(settings, hooks);
     std::string out;
@@ -80,6 +84,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 protocol.tls_started();
                 continue;
             }
+            if (r.event == server_protocol::event::auth) {
+                // Credentials reach the caller whole and within RFC 4616's bounds.
+                const auth_credentials& c = protocol.pending_auth();
+                if (c.user.empty() || c.user.size() > 255 || c.password.empty() ||
+                    c.password.size() > 255 || c.authzid.size() > 255) {
+                    std::abort();
+                }
+                auth_result result = c.password == "ok"       ? auth_result::success
+                                     : c.user.front() == 'x' ? auth_result::unavailable
+                                                             : auth_result::failure;
+                protocol.auth_done(result, out);
+                if ((result == auth_result::success) != protocol.authenticated()) std::abort();
+                continue;
+            }
             if (r.event == server_protocol::event::message) {
                 if (protocol.pending_content().size() > settings.message_bytes_max + 64) {
                     std::abort();  // the limit (plus the trace header) holds
@@ -89,8 +107,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             }
             break;
         }
-        // What the machine leaves unconsumed is at most one partial command line.
-        if (!protocol.in_data() && pending.size() > settings.command_line_max + chunk) {
+        // What the machine leaves unconsumed is at most one partial command line
+        // (an AUTH line or SASL response may be up to auth_line_max).
+        const std::size_t line_max = settings.offer_auth
+                                         ? std::max(settings.command_line_max,
+                                                    settings.auth_line_max)
+                                         : settings.command_line_max;
+        if (!protocol.in_data() && pending.size() > line_max + chunk) {
             std::abort();
         }
         check_replies(out);

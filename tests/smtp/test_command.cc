@@ -64,6 +64,11 @@ TEST_CASE("parse_mail accepts paths with parameters, case-insensitive keywords")
     CHECK(params.body == mail_params::body_type::binary_mime);
     REQUIRE_FALSE(parse_mail("FROM:<a@b.example> SIZE=99999999999999999999", mailbox, params));
     CHECK(params.size == UINT64_MAX);
+    // RFC 4954 section 5: AUTH=<> or an xtext mailbox, kept as sent.
+    REQUIRE_FALSE(parse_mail("FROM:<a@b.example> auth=<>", mailbox, params));
+    CHECK(params.auth == "<>");
+    REQUIRE_FALSE(parse_mail("FROM:<a@b.example> AUTH=e+2Bf@b.example", mailbox, params));
+    CHECK(params.auth == "e+2Bf@b.example");
 }
 
 TEST_CASE("null sender is allowed for MAIL only; postmaster is allowed for RCPT") {
@@ -99,7 +104,8 @@ TEST_CASE("parse_mail and parse_rcpt reject bad syntax with the right codes") {
     CHECK(enhanced_of(rcpt("TO:<a b@example.com>", mailbox)) == "5.1.3");
     CHECK(enhanced_of(rcpt("FROM:<a@example.com>", mailbox)) == "5.5.4");
     CHECK(code_of(mail("FROM:<a@b.example> FOO=BAR", mailbox)) == 555);
-    CHECK(code_of(mail("FROM:<a@b.example> AUTH=<>", mailbox)) == 555);
+    CHECK(code_of(mail("FROM:<a@b.example> AUTH=a+4", mailbox)) == 501);  // bad xtext
+    CHECK(code_of(mail("FROM:<a@b.example> AUTH=", mailbox)) == 501);
     CHECK(code_of(mail("FROM:<a@b.example> SIZE=12k", mailbox)) == 501);
     CHECK(code_of(mail("FROM:<a@b.example> SIZE=", mailbox)) == 501);
     CHECK(code_of(mail("FROM:<a@b.example> BODY=9BIT", mailbox)) == 501);

@@ -7,10 +7,11 @@
 // The hash is 32 bytes of PBKDF2-HMAC-SHA256 (wolfCrypt wc_PBKDF2).
 //
 // Cost: one verify at the default 200000 iterations is roughly 0.1 s of CPU.
-// A shard must not call verify_password inline on its reactor thread without a
-// budget for it (cache successes or hand the work off); that is ingress's call.
+// A shard must not call verify_password on its reactor thread: ingress runs it on
+// a worker thread per shard (auth_verifier.h) and caches successes.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -33,5 +34,9 @@ std::string hash_password(std::string_view password, std::string_view salt,
 // True when password matches encoded. The comparison is constant-time; a
 // malformed or unsupported encoded string gives false, never an exception.
 bool verify_password(std::string_view password, std::string_view encoded) noexcept;
+
+// The iteration count of a well-formed hash (one verify_password can use), else
+// nullopt: the users file is checked with it when it is loaded.
+std::optional<unsigned> password_hash_iterations(std::string_view encoded) noexcept;
 
 }  // namespace ringmta::ingress

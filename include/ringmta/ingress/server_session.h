@@ -5,7 +5,8 @@
 // When a message is complete it is appended to the shard's journal and the 250
 // is sent only after durable() reports the covering fdatasync complete
 // (invariant 1). Relay policy: recipients are accepted only from clients inside
-// relay_networks (invariant 4); others get 554 5.7.1 at RCPT.
+// relay_networks or after a successful AUTH (invariant 4); others get 554 5.7.1
+// at RCPT.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +15,7 @@
 #include <unordered_set>
 
 #include "ringmta/config/config.h"
+#include "ringmta/ingress/auth_verifier.h"
 #include "ringmta/journal/id_generator.h"
 #include "ringmta/journal/journal.h"
 #include "ringmta/queue/scheduler.h"
@@ -30,6 +32,8 @@ struct ingress_stats {
     std::uint64_t recipients = 0;
     std::uint64_t bytes = 0;
     std::uint64_t relay_denied = 0;
+    std::uint64_t auth_succeeded = 0;
+    std::uint64_t auth_failed = 0;
 };
 
 // What one shard's ingress needs; owned by the shard, outlives every session.
@@ -39,6 +43,10 @@ struct ingress_context {
     journal::journal* log = nullptr;
     journal::id_generator* ids = nullptr;
     tls::context* tls = nullptr;         // STARTTLS offered when set (tls_cert_file/key)
+    auth_verifier* auth = nullptr;       // AUTH offered when set (auth_users_file)
+    // A wrong password is answered after this pause (a timer on the ring), which
+    // slows guessing on one connection down to one try per pause.
+    std::uint64_t auth_failure_delay_ms = 1000;
     unsigned shard = 0;
     // Hands a durable message to delivery (same shard).
     std::function<void(queue::message_ptr)> accepted;

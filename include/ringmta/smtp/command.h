@@ -1,6 +1,6 @@
 // SMTP commands as a server reads them (RFC 5321 4.1): verb recognition, MAIL/RCPT
 // path and ESMTP parameter parsing (RFC 1870 SIZE, RFC 6152 8BITMIME, RFC 3030
-// BINARYMIME, RFC 6531 SMTPUTF8, RFC 3461 DSN), mailbox syntax. Pure code, no I/O;
+// BINARYMIME, RFC 6531 SMTPUTF8, RFC 3461 DSN, RFC 4954 AUTH=), mailbox syntax. Pure code, no I/O;
 // every result views the caller's line or static text, nothing is allocated except
 // the mailbox and parameter strings the caller passes in.
 #pragma once
@@ -34,6 +34,7 @@ struct mail_params {
     bool smtputf8 = false;
     std::string ret;    // "FULL" or "HDRS" (upper case) when given
     std::string envid;  // xtext as sent
+    std::string auth;   // RFC 4954 section 5 AUTH=: "<>" or an xtext mailbox, as sent
 };
 
 struct rcpt_params {

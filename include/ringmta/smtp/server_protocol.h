@@ -1,5 +1,5 @@
 // The server side of an SMTP session (RFC 5321, with RFC 1869 ESMTP, 1870 SIZE,
-// 2034 ENHANCEDSTATUSCODES, 2920 PIPELINING, 6152 8BITMIME), sans I/O: bytes in,
+// 2034 ENHANCEDSTATUSCODES, 2920 PIPELINING, 6152 8BITMIME, 4954 AUTH), sans I/O: bytes in,
 // replies and events out. The ingress session coroutine and ringmta-sink drive it
 // from their shard; it never reads a socket, a file or a clock. Memory is bounded:
 // a command line by command_line_max (the caller holds at most that much), content
@@ -42,11 +42,35 @@ struct server_settings {
     // RFC 3030 BINARYMIME (needs offer_chunking): only where the next hops' path can
     // carry binary content unaltered (BDAT on the delivery side).
     bool offer_binarymime = false;
+    // RFC 4954 AUTH PLAIN LOGIN: the caller checks the credentials (event::auth).
+    bool offer_auth = false;
+    // AUTH only under TLS (RFC 4954 section 4: no plaintext passwords in the clear);
+    // without TLS it is not advertised and answers 538 5.7.11.
+    bool auth_requires_tls = true;
+    // AUTH command lines and SASL response lines, incl. CRLF (RFC 4954 section 4
+    // raises the 512-octet command limit to 12288 for them); longer: 500 5.5.6.
+    std::size_t auth_line_max = 12288;
+};
+
+// What a client sent to authenticate (RFC 4616 PLAIN or the LOGIN mechanism);
+// the caller verifies it and answers with auth_done().
+struct auth_credentials {
+    std::string mechanism;  // "PLAIN" or "LOGIN"
+    std::string authzid;    // PLAIN's authorization identity; "" = the same as user
+    std::string user;       // authentication identity, 1 to 255 octets, no NUL
+    std::string password;   // 1 to 255 octets, no NUL; wiped by auth_done()
+};
+
+enum class auth_result {
+    success,      // 235 2.7.0
+    failure,      // 535 5.7.8 (counts towards errors_max)
+    unavailable,  // 454 4.7.0: temporary, e.g. too many verifications in flight
 };
 
 struct envelope {
     std::string helo;  // EHLO/HELO argument
     bool esmtp = false;
+    std::string auth_user;  // after a successful AUTH: who (kept until STARTTLS)
     std::string mail_from;  // "" for the null sender
     mail_params mail;
     std::vector<std::string> rcpt_to;
@@ -77,7 +101,10 @@ public:
     // every byte received after the STARTTLS line (plaintext pipelined past it must
     // never be read as commands under TLS: RFC 3207 section 4.2), runs the TLS
     // handshake, and calls tls_started(), or closes the connection if it failed.
-    enum class event { need_more, message, close, starttls };
+    // auth: an AUTH exchange is complete; pending_auth() holds what the client sent.
+    // The caller verifies it (off the reactor thread: it is slow on purpose) and
+    // calls auth_done() before feeding more; bytes after it are left unconsumed.
+    enum class event { need_more, message, close, starttls, auth };
     struct feed_result {
         std::size_t consumed;
         server_protocol::event event;
@@ -110,9 +137,16 @@ public:
     bool tls_active() const { return _tls_active; }
     bool closed() const;
 
+    const auth_credentials& pending_auth() const;  // valid after event::auth
+    // Writes 235, 535 or 454 and wipes the password. After success the envelope's
+    // auth_user is set and AUTH is refused (503) for the rest of the session.
+    void auth_done(auth_result result, std::string& out);
+    bool authenticated() const { return !_env.auth_user.empty(); }
+
 private:
     enum class phase : std::uint8_t {
-        command, data, chunk, message_pending, tls_pending, closed
+        command, data, chunk, message_pending, tls_pending, auth_response, auth_pending,
+        closed
     };
 
     bool feed_command(std::string_view in, std::size_t& i, std::string& out);
@@ -125,6 +159,11 @@ private:
     void handle_mail(const command& cmd, std::string& out);
     void handle_rcpt(const command& cmd, std::string& out);
     void handle_data(const command& cmd, std::string& out);
+    void handle_auth(const command& cmd, std::string& out);
+    void handle_auth_response(std::string_view line, std::string& out);
+    void take_auth_response(std::string_view decoded, std::string& out);
+    void end_auth_exchange();
+    std::size_t line_max(std::string_view start) const;
     std::optional<path_error> check_mail_extensions(const mail_params& params,
                                                     std::string_view mailbox) const;
     std::optional<path_error> check_rcpt_extensions(const rcpt_params& params,
@@ -133,6 +172,7 @@ private:
     void reply(std::string& out, int code, std::string_view enhanced, std::string_view text);
     void reply_error(std::string& out, int code, std::string_view enhanced,
                      std::string_view text);
+    void count_error(std::string& out);  // 421 and close at errors_max
     void reply_host(std::string& out, int code, std::string_view enhanced,
                     std::string_view text);
     void reset_transaction();
@@ -155,6 +195,9 @@ private:
     bool _chunk_too_big = false;
     bool _bdat_used = false;       // this transaction uses BDAT: DATA is refused
     std::size_t _errors = 0;
+    // AUTH: the exchange in progress (LOGIN asks for the user, then the password).
+    auth_credentials _auth;
+    bool _auth_login_wants_password = false;
     envelope _env;
     std::string _content;
     dot_unstuffer _unstuffer;
