@@ -205,6 +205,15 @@ std::string shard::start() {
             m->recipients.push_back(std::move(e.address));
         }
         m->body = std::move(l.message.body);
+        m->envid = std::move(l.message.envid);
+        m->ret = l.message.ret;
+        for (std::size_t i = 0; i < l.message.recipients.size(); ++i) {
+            const journal::recipient_entry& e = l.message.recipients[i];
+            if (e.notify != 0 && m->notify.empty()) m->notify.resize(m->recipients.size());
+            if (!e.orcpt.empty() && m->orcpt.empty()) m->orcpt.resize(m->recipients.size());
+            if (!m->notify.empty()) m->notify[i] = e.notify;
+            if (!m->orcpt.empty()) m->orcpt[i] = e.orcpt;
+        }
         m->segment_sequence = l.segment_sequence;
         m->unfinished = static_cast<std::uint32_t>(l.pending.size());
         log->pin_segment(l.segment_sequence);
@@ -236,6 +245,9 @@ std::string shard::start() {
     // CHUNKING, not BINARYMIME: delivery sends with DATA, which can carry any
     // 7bit/8bitmime message received by BDAT, but not binary content unaltered.
     ingress.settings.offer_chunking = true;
+    // RFC 3461 DSN and RFC 6531 SMTPUTF8: journaled and passed on by delivery.
+    ingress.settings.offer_dsn = true;
+    ingress.settings.offer_smtputf8 = true;
     ingress.log = log.get();
     ingress.ids = ids.get();
     ingress.shard = index;

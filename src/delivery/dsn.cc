@@ -153,8 +153,26 @@ bool is_status_code(std::string_view s) {
 }
 
 // One recipient, cleaned once and used by both the text and the report.
+// RFC 3461 4: "+" followed by two upper-case hex digits stands for that octet.
+std::string xtext_decode(std::string_view in) {
+    std::string out;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        auto hex = [](char c) {
+            return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        };
+        if (in[i] == '+' && i + 2 < in.size() && hex(in[i + 1]) >= 0 && hex(in[i + 2]) >= 0) {
+            out.push_back(static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2])));
+            i += 2;
+        } else {
+            out.push_back(in[i]);
+        }
+    }
+    return out;
+}
+
 struct clean_recipient {
     std::string address;
+    std::string original;    // "rfc822; addr" from ORCPT, or ""
     std::string action;      // "failed" when none was given
     std::string status;      // a valid RFC 3463 code
     std::string remote_mta;  // "dns; host" or ""
@@ -166,9 +184,11 @@ clean_recipient clean(const dsn_recipient& in) {
     clean_recipient out;
     out.address = clean_text(in.address);
     out.action = clean_text(in.action);
-    if (out.action.empty()) out.action = "failed";
+    if (out.action != "delayed" && out.action != "relayed") out.action = "failed";
     out.status = clean_text(in.status);
-    if (!is_status_code(out.status)) out.status = out.action == "delayed" ? "4.0.0" : "5.0.0";
+    if (!is_status_code(out.status)) {
+        out.status = out.action == "delayed" ? "4.0.0" : out.action == "relayed" ? "2.0.0" : "5.0.0";
+    }
     const std::string remote = clean_text(in.remote_mta);
     if (!remote.empty()) out.remote_mta = has_type_prefix(remote) ? remote : "dns; " + remote;
     const std::string diagnostic = clean_text(in.diagnostic);
@@ -176,6 +196,14 @@ clean_recipient clean(const dsn_recipient& in) {
         out.diagnostic = has_type_prefix(diagnostic) ? diagnostic : "X-Ringmta; " + diagnostic;
     }
     out.last_attempt_unix_ms = in.last_attempt_unix_ms;
+    const std::string original = clean_text(xtext_decode(in.original_recipient));
+    const std::size_t semicolon = original.find(';');
+    if (semicolon != std::string::npos && semicolon > 0) {
+        std::size_t value = original.find_first_not_of(' ', semicolon + 1);
+        if (value != std::string::npos) {
+            out.original = original.substr(0, semicolon) + "; " + original.substr(value);
+        }
+    }
     return out;
 }
 
@@ -193,12 +221,15 @@ void append_recipient_paragraph(std::string& out, const clean_recipient& rcpt) {
 
 // Part 1, for people: what happened to whom.
 std::string notification_text(const dsn_request& r, const std::vector<clean_recipient>& all,
-                              bool all_delayed) {
+                              bool all_delayed, bool all_relayed) {
     std::string out;
     append_wrapped(out, 0, "This is the mail system at host " + clean_text(r.reporting_mta) +
                                ".", "");
     out.append("\r\n");
-    append_wrapped(out, 0, all_delayed
+    append_wrapped(out, 0, all_relayed
+        ? "Your message was delivered to the next mail system, as you asked to be told. "
+          "That system does not report delivery, so this is the last report you get."
+        : all_delayed
         ? "Your message has not yet been delivered to one or more recipients. The mail "
           "system is still trying; there is no need to send it again."
         : "Your message could not be delivered to one or more recipients.", "");
@@ -207,13 +238,15 @@ std::string notification_text(const dsn_request& r, const std::vector<clean_reci
         ? "A delivery report is attached, followed by your message."
         : "A delivery report is attached, followed by the headers of your message.", "");
     out.append("\r\n");
-    for (const bool delayed : {false, true}) {
+    for (const std::string_view action : {"failed", "delayed", "relayed"}) {
         bool heading_done = false;
         for (const clean_recipient& rcpt : all) {
-            if ((rcpt.action == "delayed") != delayed) continue;
+            if (rcpt.action != action) continue;
             if (!heading_done) {
-                append_wrapped(out, 0, delayed
+                append_wrapped(out, 0, action == "delayed"
                     ? "Delivery to these recipients is delayed:"
+                    : action == "relayed"
+                    ? "Your message was relayed for these recipients:"
                     : "Delivery to these recipients failed permanently:", "");
                 out.append("\r\n");
                 heading_done = true;
@@ -227,11 +260,13 @@ std::string notification_text(const dsn_request& r, const std::vector<clean_reci
 // Part 2, for programs: RFC 3464 per-message fields, then one block per recipient.
 std::string delivery_status(const dsn_request& r, const std::vector<clean_recipient>& all) {
     std::string out;
+    if (!r.envid.empty()) append_field(out, "Original-Envelope-Id", clean_text(xtext_decode(r.envid)));
     append_field(out, "Reporting-MTA", "dns; " + clean_text(r.reporting_mta));
     append_field(out, "X-Ringmta-Queue-ID", clean_text(r.queue_id));
     append_date_field(out, "Arrival-Date", r.arrival_unix_ms);
     for (const clean_recipient& rcpt : all) {
         out.append("\r\n");
+        if (!rcpt.original.empty()) append_field(out, "Original-Recipient", rcpt.original);
         append_field(out, "Final-Recipient", "rfc822; " + rcpt.address);
         append_field(out, "Action", rcpt.action);
         append_field(out, "Status", rcpt.status);
@@ -329,11 +364,12 @@ bool has_8bit(std::string_view s) {
 }
 
 void append_top_headers(std::string& out, const dsn_request& r, bool all_delayed,
-                        std::string_view boundary, bool eight_bit) {
+                        bool all_relayed, std::string_view boundary, bool eight_bit) {
     append_field(out, "From", "Mail Delivery System <" + clean_text(r.postmaster) + ">");
     append_field(out, "To", "<" + clean_text(r.original_sender) + ">");
-    append_field(out, "Subject", all_delayed ? "Delayed Mail (still being retried)"
-                                             : "Undelivered Mail Returned to Sender");
+    append_field(out, "Subject", all_relayed   ? "Successful Mail Delivery Report"
+                                 : all_delayed ? "Delayed Mail (still being retried)"
+                                               : "Undelivered Mail Returned to Sender");
     append_date_field(out, "Date", r.now_unix_ms);
     std::string message_id = "<";
     append_token(message_id, r.queue_id, peer_text_octets_max);
@@ -367,11 +403,13 @@ std::string build_dsn(const dsn_request& r) {
     std::vector<clean_recipient> recipients;
     recipients.reserve(r.recipients.size());
     bool all_delayed = true;
+    bool all_relayed = true;
     for (const dsn_recipient& rcpt : r.recipients) {
         recipients.push_back(clean(rcpt));
         all_delayed = all_delayed && recipients.back().action == "delayed";
+        all_relayed = all_relayed && recipients.back().action == "relayed";
     }
-    const std::string text = notification_text(r, recipients, all_delayed);
+    const std::string text = notification_text(r, recipients, all_delayed, all_relayed);
     const std::string report = delivery_status(r, recipients);
     const std::string_view headers = header_section(r.original_content);
     const std::string_view returned = r.return_full ? r.original_content : headers;
@@ -382,7 +420,7 @@ std::string build_dsn(const dsn_request& r) {
 
     std::string out;
     out.reserve(2048 + text.size() + report.size() + returned.size() + returned.size() / 64);
-    append_top_headers(out, r, all_delayed, boundary, eight_bit);
+    append_top_headers(out, r, all_delayed, all_relayed, boundary, eight_bit);
     out.append("\r\nThis is a MIME-encapsulated message.\r\n");
     append_part_start(out, boundary, "Notification", "text/plain; charset=us-ascii");
     out.append("\r\n").append(text);

@@ -11,6 +11,7 @@
 #include "ringmta/delivery/engine.h"
 #include "ringmta/runtime/log.h"
 #include "ringmta/smtp/command.h"
+#include "ringmta/smtp/dsn_params.h"
 
 namespace ringmta::delivery {
 
@@ -77,24 +78,47 @@ void engine::finish(queue::job& j, std::uint32_t recipient, journal::outcome_sta
 
 void engine::bounce(const queue::message_ptr& m, std::uint32_t recipient, const smtp::reply& r,
                     journal::outcome_status status, const outcome_context& where) {
+    std::uint8_t notify = m->notify.empty() ? 0 : m->notify[recipient];
+    if (!smtp::wants_failure_report(notify)) {
+        log_info("%s: no DSN for <%s> (NOTIFY=%s)", journal::format_queue_id(m->id).c_str(),
+                 m->recipients[recipient].c_str(), smtp::notify_text(notify).c_str());
+        return;
+    }
+    bool expired = status == journal::outcome_status::expired;
+    std::string enhanced = expired ? "4.4.7" : (r.enhanced.empty() ? "5.0.0" : r.enhanced);
+    report(m, recipient, r, "failed", enhanced, where);
+}
+
+// RFC 3461 4.1: NOTIFY=SUCCESS to a next hop that does not offer DSN is answered
+// with a "relayed" report, since nobody downstream will report the delivery.
+void engine::relayed(const queue::message_ptr& m, std::uint32_t recipient, const smtp::reply& r,
+                     const outcome_context& where) {
+    std::uint8_t notify = m->notify.empty() ? 0 : m->notify[recipient];
+    if (where.peer_dsn || (notify & smtp::notify_success) == 0) return;
+    report(m, recipient, r, "relayed", "2.0.0", where);
+}
+
+void engine::report(const queue::message_ptr& m, std::uint32_t recipient, const smtp::reply& r,
+                    std::string_view action, const std::string& enhanced,
+                    const outcome_context& where) {
     if (m->sender.empty() || (m->flags & journal::message_flag_dsn)) {
         log_info("%s: no DSN for <%s> (null sender)", journal::format_queue_id(m->id).c_str(),
                  m->recipients[recipient].c_str());
         return;
     }
     std::string diagnostic = diagnostic_of(r);
-    bool expired = status == journal::outcome_status::expired;
-    std::string enhanced = expired ? "4.4.7" : (r.enhanced.empty() ? "5.0.0" : r.enhanced);
-    dsn_recipient entry{m->recipients[recipient], "failed", enhanced, where.exchanger, diagnostic,
+    dsn_recipient entry{m->recipients[recipient], action, enhanced, where.exchanger, diagnostic,
                         where.now_unix_ms};
+    if (!m->orcpt.empty()) entry.original_recipient = m->orcpt[recipient];
     std::string id = journal::format_queue_id(m->id);
     std::string hostname = _cfg.server.hostname;
     std::string postmaster = "MAILER-DAEMON@" + hostname;
     // Named, not a temporary: dsn_request holds string_views.
     std::string boundary_seed = id + std::to_string(where.now_unix_ms);
     dsn_request request{hostname, postmaster, m->sender, id, m->arrival_unix_ms,
-                        where.now_unix_ms, m->body, false, std::span(&entry, 1),
-                        boundary_seed};
+                        where.now_unix_ms, m->body, m->ret == smtp::ret_full,
+                        std::span(&entry, 1), boundary_seed};
+    request.envid = m->envid;
     auto d = std::make_shared<queue::message>();
     d->id = _ids.next(where.now_unix_ms);
     d->arrival_unix_ms = where.now_unix_ms;
@@ -108,7 +132,7 @@ void engine::bounce(const queue::message_ptr& m, std::uint32_t recipient, const 
     _log.append_message(view, &at);
     d->segment_sequence = at.segment_sequence;
     ++_stats.bounces;
-    log_info("%s: bounce %s for <%s> to <%s>", id.c_str(),
+    log_info("%s: %s report %s for <%s> to <%s>", id.c_str(), std::string(action).c_str(),
              journal::format_queue_id(d->id).c_str(), m->recipients[recipient].c_str(),
              m->sender.c_str());
     submit(d, {0}, 0);
@@ -119,6 +143,7 @@ void engine::record(queue::job& j, std::uint32_t recipient, const smtp::reply& r
     RINGMTA_ASSERT((r.code >= 200 && r.code < 300) || (r.code >= 500 && r.code < 600),
                    "record() takes final replies only, got %d", r.code);
     if (r.code >= 200 && r.code < 300) {
+        relayed(j.msg, recipient, r, where);
         finish(j, recipient, journal::outcome_status::delivered, r, where);
     } else {
         bounce(j.msg, recipient, r, journal::outcome_status::failed, where);

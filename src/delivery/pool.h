@@ -58,6 +58,7 @@ struct engine::outcome_context {
     std::string_view next_hop;      // "ip:port" of the connection; "" if none
     std::uint64_t now_unix_ms = 0;
     std::string_view tls_version, tls_cipher;
+    bool peer_dsn = false;          // the next hop offered DSN (RFC 3461): it reports
 };
 
 runtime::task<void> run_connection(engine* e, engine::pool* p);

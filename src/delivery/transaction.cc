@@ -12,6 +12,7 @@
 #include "ringmta/runtime/log.h"
 #include "ringmta/runtime/ops.h"
 #include "ringmta/smtp/dot.h"
+#include "ringmta/smtp/dsn_params.h"
 
 namespace ringmta::delivery {
 
@@ -22,6 +23,7 @@ constexpr std::uint64_t dead_destination_pause_ms = 1000;
 
 engine::outcome_context context_of(const engine::connection& c) {
     engine::outcome_context where{c.exchanger, c.next_hop, runtime::unix_ms()};
+    where.peer_dsn = c.caps.dsn;
     if (c.tls) {
         where.tls_version = c.tls->version();
         where.tls_cipher = c.tls->cipher();
@@ -73,8 +75,21 @@ struct transaction {
             out += " BODY=8BITMIME";
         }
         if ((m.flags & journal::message_flag_smtputf8) && c->caps.smtputf8) out += " SMTPUTF8";
+        if (c->caps.dsn && m.ret != smtp::ret_unspecified) {
+            out += m.ret == smtp::ret_full ? " RET=FULL" : " RET=HDRS";
+        }
+        if (c->caps.dsn && !m.envid.empty()) out += " ENVID=" + m.envid;
         out += "\r\n";
-        for (std::uint32_t r : j->recipients) out += "RCPT TO:<" + m.recipients[r] + ">\r\n";
+        for (std::uint32_t r : j->recipients) {
+            out += "RCPT TO:<" + m.recipients[r] + ">";
+            if (c->caps.dsn && !m.notify.empty() && m.notify[r] != 0) {
+                out += " NOTIFY=" + smtp::notify_text(m.notify[r]);
+            }
+            if (c->caps.dsn && !m.orcpt.empty() && !m.orcpt[r].empty()) {
+                out += " ORCPT=" + m.orcpt[r];
+            }
+            out += "\r\n";
+        }
         if (!c->caps.chunking) out += "DATA\r\n";
         return out;
     }

@@ -11,6 +11,7 @@
 #include "ringmta/runtime/ops.h"
 #include "ringmta/runtime/time_format.h"
 #include "ringmta/smtp/command.h"
+#include "ringmta/smtp/dsn_params.h"
 #include "session_transport.h"
 
 namespace ringmta::ingress {
@@ -125,12 +126,23 @@ runtime::task<queue::message_ptr> commit_message(ingress_context* ctx,
     if (env.mail.body != smtp::mail_params::body_type::seven_bit) {
         m->flags |= journal::message_flag_8bitmime;
     }
+    if (env.mail.smtputf8) m->flags |= journal::message_flag_smtputf8;
     m->sender = env.mail_from;
     m->recipients = env.rcpt_to;
     m->body = std::move(protocol->pending_content());
     m->unfinished = static_cast<std::uint32_t>(m->recipients.size());
+    // RFC 3461: kept only when given, so mail without DSN parameters costs nothing.
+    m->envid = env.mail.envid;
+    m->ret = smtp::ret_value(env.mail.ret);
+    for (std::size_t i = 0; i < env.rcpt.size(); ++i) {
+        if (!env.rcpt[i].notify.empty() && m->notify.empty()) m->notify.resize(env.rcpt.size());
+        if (!env.rcpt[i].orcpt.empty() && m->orcpt.empty()) m->orcpt.resize(env.rcpt.size());
+        if (!m->notify.empty()) m->notify[i] = smtp::notify_bits(env.rcpt[i].notify);
+        if (!m->orcpt.empty()) m->orcpt[i] = env.rcpt[i].orcpt;
+    }
     journal::message_view view{m->id,  m->arrival_unix_ms, m->flags, m->sender, env.helo,
-                               hooks->client(), "", 0, m->recipients, m->body};
+                               hooks->client(), m->envid, m->ret, m->recipients, m->body,
+                               m->notify, m->orcpt};
     journal::record_location where;
     std::uint64_t ticket = ctx->log->append_message(view, &where);
     m->segment_sequence = where.segment_sequence;

@@ -148,10 +148,21 @@ std::size_t encode_message(std::string& out, const message_view& m) {
                    "journal: message with %zu recipients", m.recipients.size());
     std::size_t payload_bytes = message_fixed_bytes + m.sender.size() + m.helo.size() +
                                 m.client_address.size() + m.envid.size() + m.body.size();
-    for (const std::string& address : m.recipients) {
+    RINGMTA_ASSERT(m.notify.empty() || m.notify.size() == m.recipients.size(),
+                   "journal: %zu NOTIFY values for %zu recipients", m.notify.size(),
+                   m.recipients.size());
+    RINGMTA_ASSERT(m.orcpt.empty() || m.orcpt.size() == m.recipients.size(),
+                   "journal: %zu ORCPT values for %zu recipients", m.orcpt.size(),
+                   m.recipients.size());
+    for (std::size_t i = 0; i < m.recipients.size(); ++i) {
+        const std::string& address = m.recipients[i];
         RINGMTA_ASSERT(!address.empty() && address.size() <= address_bytes_max,
                        "journal: recipient address of %zu bytes", address.size());
         payload_bytes += recipient_fixed_bytes + address.size();
+        if (!m.orcpt.empty()) {
+            assert_field(m.orcpt[i], envid_bytes_max, "orcpt");
+            payload_bytes += m.orcpt[i].size();
+        }
     }
     std::size_t start = begin_record(out, record_type::message, payload_bytes, m.message_id);
     append_le(out, m.arrival_unix_ms);
@@ -169,13 +180,15 @@ std::size_t encode_message(std::string& out, const message_view& m) {
     append_string(out, m.helo);
     append_string(out, m.client_address);
     append_string(out, m.envid);
-    for (const std::string& address : m.recipients) {
+    for (std::size_t i = 0; i < m.recipients.size(); ++i) {
+        std::string_view orcpt = m.orcpt.empty() ? std::string_view() : m.orcpt[i];
         append_le(out, std::uint32_t{0});  // flags
-        append_le(out, static_cast<std::uint16_t>(address.size()));
-        append_le(out, std::uint16_t{0});  // no ORCPT on this path
-        append_le(out, std::uint8_t{0});   // notify
+        append_le(out, static_cast<std::uint16_t>(m.recipients[i].size()));
+        append_le(out, static_cast<std::uint16_t>(orcpt.size()));
+        append_le(out, m.notify.empty() ? std::uint8_t{0} : m.notify[i]);
         append_le(out, std::uint8_t{0});
-        append_string(out, address);
+        append_string(out, m.recipients[i]);
+        append_string(out, orcpt);
     }
     append_string(out, m.body);  // the one copy of the body
     return finish_record(out, start);

@@ -448,3 +448,23 @@ TEST_CASE("dsn: Python's email parser reads the same message (skipped without py
     std::remove(path.c_str());
     CHECK(status == 0);
 }
+
+TEST_CASE("dsn: ENVID and ORCPT come back decoded; a relayed report has its own subject") {
+    dsn_recipient relayed{"dave@example.net", "relayed", "", "mx.example.net",
+                          "smtp; 250 2.0.0 queued", 1'795'000'000'000};
+    relayed.original_recipient = "rfc822;Dave+2BTag@example.net";
+    const std::string original = "Subject: hi\r\n\r\nbody\r\n";
+    dsn_request r{"mta.example.com", "MAILER-DAEMON@mta.example.com", "alice@example.org",
+                  "0123456789abcdef", 1'795'000'000'000, 1'795'000'001'000, original, false,
+                  std::span(&relayed, 1), "seed"};
+    r.envid = "campaign+2B42";
+    const parsed_dsn p = parse_dsn(build_dsn(r));
+    CHECK(field(p.top.headers, "Subject") == "Successful Mail Delivery Report");
+    const std::vector<fields> blocks = split_blocks(p.parts[1].body);
+    REQUIRE(blocks.size() == 2);
+    CHECK(field(blocks[0], "Original-Envelope-Id") == "campaign+42");
+    CHECK(field(blocks[1], "Original-Recipient") == "rfc822; Dave+Tag@example.net");
+    CHECK(field(blocks[1], "Action") == "relayed");
+    CHECK(field(blocks[1], "Status") == "2.0.0");
+    CHECK(p.parts[0].body.find("relayed for these recipients") != std::string::npos);
+}

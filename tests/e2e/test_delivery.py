@@ -23,9 +23,11 @@ SENDER = "alice@sender.test"
 WAIT_S = 15
 
 
-def send(relay, recipients, body=b"Subject: mx\r\n\r\nbody\r\n", sender=SENDER):
+def send(relay, recipients, body=b"Subject: mx\r\n\r\nbody\r\n", sender=SENDER,
+         mail_options=(), rcpt_options=()):
     with smtplib.SMTP("127.0.0.1", relay.port, timeout=10) as c:
-        c.sendmail(sender, recipients, body)
+        c.sendmail(sender, recipients, body, mail_options=list(mail_options),
+                   rcpt_options=list(rcpt_options))
 
 
 def wait_for(predicate, what):
@@ -67,12 +69,12 @@ class context:
         self.cleanup.append(r.stop)
         return r
 
-    def relay(self, dns, extra="", bounces=None):
+    def relay(self, dns, extra="", bounces=None, delivery=""):
         """ringmta routing by MX through `dns`; bounces to sender.test go to `bounces`."""
         self.serial += 1
         routes = {"sender.test": "127.0.0.1:%d" % bounces.port} if bounces else {}
         extra = ('[delivery]\nport = %d\nconnection_idle_timeout = "0s"\nretry_min = "1s"\n'
-                 'retry_max = "1s"\nhost_down_time = "30s"\n' % self.port) + extra
+                 'retry_max = "1s"\nhost_down_time = "30s"\n' % self.port) + delivery + extra
         r = ringmta_process(self.ringmta, self.workdir, routes, extra,
                             name="ringmta%d" % self.serial, dns=dns)
         self.cleanup.append(r.stop)
@@ -155,8 +157,7 @@ def check_implicit_mx(ctx):
 
 def bounce_check(ctx, records, recipient, code, enhanced):
     dns = ctx.dns(records)
-    bounces = sink_process(ctx.sink_exe, ctx.workdir, "bounces")
-    ctx.cleanup.append(bounces.kill)
+    bounces = bounces_sink(ctx)
     relay = ctx.relay(dns.address, bounces=bounces)
     send(relay, [recipient])
     line = wait_for(lambda: lines_for(relay, recipient, "failed"), "a failed line")[0]
@@ -231,13 +232,8 @@ def check_verify_refuses_bad_certificate_accepts_good(ctx):
     bad = ctx.receiver("127.0.0.26", cert=bad_cert, key=bad_key)
     good = ctx.receiver("127.0.0.27", cert=good_cert, key=good_key)
     relay = ctx.relay(dns.address, extra='[domains."bad.test"]\ntls = "verify"\n'
-                      '[domains."good.test"]\ntls = "verify"\n',)
-    with open(relay.config_path) as f:
-        text = f.read()
-    with open(relay.config_path, "w") as f:
-        f.write(text.replace("[delivery]\n", '[delivery]\ntls_ca_file = "%s"\n' % ca[0], 1))
-    relay.stop()
-    relay.start()
+                      '[domains."good.test"]\ntls = "verify"\n',
+                      delivery='tls_ca_file = "%s"\n' % ca[0])
     send(relay, ["eve@bad.test", "frank@good.test"])
     (got,) = wait_for(good.received, "the message at the verified receiver")
     expect(got.tls is not None and got.rcpt_to == ["frank@good.test"], "good receiver got %r"
@@ -247,11 +243,122 @@ def check_verify_refuses_bad_certificate_accepts_good(ctx):
     expect(bad.received() == [], "mail went to a receiver whose certificate failed")
 
 
+def bounces_sink(ctx):
+    s = sink_process(ctx.sink_exe, ctx.workdir, "bounces")
+    ctx.cleanup.append(s.kill)
+    return s
+
+
+def check_dsn_parameters_passed_on(ctx):
+    dns = tls_receiver_dns(ctx, "dsn.test", "127.0.0.28")
+    peer = ctx.receiver("127.0.0.28", dsn=True)
+    bounces = bounces_sink(ctx)
+    relay = ctx.relay(dns.address, bounces=bounces)
+    send(relay, ["gina@dsn.test"], mail_options=["RET=HDRS", "ENVID=campaign+2B7"],
+         rcpt_options=["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;Gina@dsn.test"])
+    (got,) = wait_for(peer.received, "the message at the DSN receiver")
+    dsn_params = sorted(p for p in got.mail_params if not p.startswith("SIZE="))
+    expect(dsn_params == ["ENVID=campaign+2B7", "RET=HDRS"],
+           "MAIL parameters %r" % got.mail_params)
+    expect(got.rcpt_params == [["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;Gina@dsn.test"]],
+           "RCPT parameters %r" % got.rcpt_params)
+    wait_for(lambda: lines_for(relay, "gina@dsn.test", "delivered"), "delivered")
+    time.sleep(0.5)
+    expect(not bounces.stored(), "a report was sent although the next hop reports itself")
+
+
+def check_notify_success_to_hop_without_dsn_is_relayed(ctx):
+    dns = tls_receiver_dns(ctx, "nodsn.test", "127.0.0.29")
+    peer = ctx.receiver("127.0.0.29")
+    bounces = bounces_sink(ctx)
+    relay = ctx.relay(dns.address, bounces=bounces)
+    send(relay, ["hank@nodsn.test"], mail_options=["ENVID=env1"],
+         rcpt_options=["NOTIFY=SUCCESS", "ORCPT=rfc822;hank@nodsn.test"])
+    (got,) = wait_for(peer.received, "the message at the receiver")
+    sent = [p for p in got.mail_params if not p.startswith("SIZE=")]
+    expect(sent == [] and got.rcpt_params == [[]],
+           "DSN parameters sent to a hop without DSN: %r %r" % (got.mail_params, got.rcpt_params))
+    (stem,) = new_messages(bounces, set(), 1)
+    envelope, content = bounces.load(stem)
+    expect(envelope["mail_from"] == "" and envelope["rcpt_to"] == [SENDER], str(envelope))
+    for needed in (b"Subject: Successful Mail Delivery Report", b"Action: relayed",
+                   b"Status: 2.0.0", b"Original-Envelope-Id: env1",
+                   b"Original-Recipient: rfc822; hank@nodsn.test"):
+        expect(needed in content, "the relayed report lacks %r" % needed)
+
+
+def check_notify_never_and_ret_full(ctx):
+    dns = ctx.dns([])
+    bounces = bounces_sink(ctx)
+    relay = ctx.relay(dns.address, bounces=bounces)
+    body = b"Subject: full\r\n\r\nthe body line that RET=FULL returns\r\n"
+    send(relay, ["quiet@gone.test"], body=body, rcpt_options=["NOTIFY=NEVER"])
+    send(relay, ["loud@gone.test"], body=body, mail_options=["RET=FULL"])
+    wait_for(lambda: lines_for(relay, "quiet@gone.test", "failed"), "quiet failed")
+    (stem,) = new_messages(bounces, set(), 1)
+    _, content = bounces.load(stem)
+    expect(b"Final-Recipient: rfc822; loud@gone.test" in content, "the DSN is not for loud@")
+    expect(b"the body line that RET=FULL returns" in content, "RET=FULL: the body is missing")
+    time.sleep(0.5)
+    expect(len(bounces.stored()) == 1, "NOTIFY=NEVER still produced a DSN")
+
+
+def check_smtputf8_carried_or_refused(ctx):
+    dns = ctx.dns(["--mx-host=utf8.test,mx.utf8.test,10", "--host-record=mx.utf8.test,127.0.0.30",
+                   "--mx-host=ascii.test,mx.ascii.test,10",
+                   "--host-record=mx.ascii.test,127.0.0.31"])
+    able = ctx.receiver("127.0.0.30", smtputf8=True)
+    unable = ctx.receiver("127.0.0.31")
+    bounces = bounces_sink(ctx)
+    relay = ctx.relay(dns.address, bounces=bounces)
+    body = "Subject: caf\u00e9\r\n\r\nna\u00efve\r\n".encode()
+    send(relay, ["jos\u00e9@utf8.test"], body=body, mail_options=["SMTPUTF8"])
+    send(relay, ["ren\u00e9e@ascii.test"], body=body, mail_options=["SMTPUTF8"])
+    (got,) = wait_for(able.received, "the message at the SMTPUTF8 receiver")
+    expect(got.rcpt_to == ["jos\u00e9@utf8.test"] and "SMTPUTF8" in got.mail_params,
+           "received %r with %r" % (got.rcpt_to, got.mail_params))
+    expect(got.data.endswith(body), "UTF-8 body bytes changed")
+    line = wait_for(lambda: lines_for(relay, "ren\u00e9e@ascii.test", "failed"), "a failure")[0]
+    expect(line["code"] == 553 and line["enhanced"] == "5.6.7", "failure %r" % line)
+    expect(unable.received() == [], "a UTF-8 envelope went to a receiver without SMTPUTF8")
+    (stem,) = new_messages(bounces, set(), 1)
+    expect(b"Status: 5.6.7" in bounces.load(stem)[1], "the DSN lacks Status: 5.6.7")
+
+
+def check_source_address_and_ehlo_name(ctx):
+    dns = tls_receiver_dns(ctx, "source.test", "127.0.0.32")
+    peer = ctx.receiver("127.0.0.32")
+    relay = ctx.relay(dns.address, delivery='source_address = "127.0.0.42"\n'
+                                             'ehlo_name = "out.relay.test"\n')
+    send(relay, ["ivan@source.test"])
+    wait_for(peer.received, "the message")
+    expect(peer.peers and all(p == ("127.0.0.42", "out.relay.test") for p in peer.peers),
+           "connections came from %r" % peer.peers)
+
+
+def check_deferred_then_expired_with_dsn(ctx):
+    bounces = bounces_sink(ctx)
+    silent = free_port()   # no DNS answer: every attempt defers, then max_age expires it
+    relay = ctx.relay("127.0.0.1:%d" % silent, bounces=bounces, delivery='max_age = "2s"\n')
+    send(relay, ["old@late.test"])
+    line = wait_for(lambda: lines_for(relay, "old@late.test", "expired"), "an expired line")[0]
+    expect(line["attempt"] >= 2, "expired after %d attempt(s)" % line["attempt"])
+    expect(lines_for(relay, "old@late.test", "deferred"), "no deferral before expiry")
+    (stem,) = new_messages(bounces, set(), 1)
+    content = bounces.load(stem)[1]
+    for needed in (b"Final-Recipient: rfc822; old@late.test", b"Action: failed",
+                   b"Status: 4.4.7"):
+        expect(needed in content, "the expiry DSN lacks %r" % needed)
+
+
 CHECKS = [check_mx_preference_then_failover, check_implicit_mx,
           check_null_mx_bounces_with_5_1_10, check_nxdomain_bounces_with_5_1_2,
           check_dns_failure_defers, check_opportunistic_tls_and_chunking,
           check_required_tls_refuses_plaintext_receiver,
-          check_verify_refuses_bad_certificate_accepts_good]
+          check_verify_refuses_bad_certificate_accepts_good, check_dsn_parameters_passed_on,
+          check_notify_success_to_hop_without_dsn_is_relayed, check_notify_never_and_ret_full,
+          check_smtputf8_carried_or_refused, check_source_address_and_ehlo_name,
+          check_deferred_then_expired_with_dsn]
 
 
 if __name__ == "__main__":

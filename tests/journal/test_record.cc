@@ -181,3 +181,28 @@ TEST_CASE("message_body_location points at exactly the body bytes") {
         CHECK(at + where.offset + where.bytes + record_alignment > out.size());
     }
 }
+
+TEST_CASE("message round trip: RFC 3461 NOTIFY and ORCPT per recipient") {
+    sample_message m;
+    m.recipients = {"a@example.net", "b@example.net", "c@example.net"};
+    const std::vector<std::uint8_t> notify{1 | 2, 0, 8};
+    const std::vector<std::string> orcpt{"rfc822;A+2Bx@example.net", "", "rfc822;c@example.net"};
+    message_view view = m.view();
+    view.notify = notify;
+    view.orcpt = orcpt;
+    std::string out;
+    encode_message(out, view);
+    segment_scanner scanner(out);
+    auto r = scanner.next();
+    REQUIRE(r.has_value());
+    message_record decoded;
+    REQUIRE(decode_message(r->header.message_id, r->payload, decoded));
+    REQUIRE(decoded.recipients.size() == 3);
+    for (std::size_t i = 0; i < 3; ++i) {
+        CHECK(decoded.recipients[i].address == m.recipients[i]);
+        CHECK(decoded.recipients[i].notify == notify[i]);
+        CHECK(decoded.recipients[i].orcpt == orcpt[i]);
+    }
+    CHECK(decoded.body == m.body);
+    CHECK(message_body_location(out).bytes == m.body.size());
+}

@@ -16,7 +16,8 @@ MESSAGE_MAX = 16 << 20
 
 
 class message:
-    def __init__(self, mail_from, rcpt_to, data, tls, bdat, mail_params):
+    def __init__(self, mail_from, rcpt_to, data, tls, bdat, mail_params, rcpt_params):
+        self.rcpt_params = rcpt_params   # per recipient, the parameters after the address
         self.mail_from = mail_from
         self.rcpt_to = rcpt_to
         self.data = data
@@ -29,9 +30,12 @@ class receiver:
     """Listens on host:port until stop(); messages and connections are recorded."""
 
     def __init__(self, host, port, cert=None, key=None, chunking=False, smtputf8=False,
-                 pipelining=True, greeting=b"220 receiver.test ESMTP", name="receiver.test"):
+                 pipelining=True, greeting=b"220 receiver.test ESMTP", name="receiver.test",
+                 dsn=False):
+        self.dsn = dsn
         self.messages = []
         self.connections = 0
+        self.peers = []    # (client address, EHLO/HELO argument) per greeting
         self.lock = threading.Lock()
         self.chunking = chunking
         self.smtputf8 = smtputf8
@@ -90,6 +94,8 @@ class receiver:
                 lines.append(b"CHUNKING")
             if self.smtputf8:
                 lines.append(b"SMTPUTF8")
+            if self.dsn:
+                lines.append(b"DSN")
             if self.context is not None and tls is None:
                 lines.append(b"STARTTLS")
             return lines
@@ -97,13 +103,16 @@ class receiver:
         send(self.greeting)
         if not self.greeting.startswith(b"2"):
             return
-        mail_from, rcpts, params, chunks = None, [], [], b""
+        mail_from, rcpts, params, chunks, rcpt_params = None, [], [], b"", []
         for _ in range(10000):
             line = stream.readline(LINE_MAX)
             if not line:
                 return
             command = line.rstrip(b"\r\n")
             verb = command[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                with self.lock:
+                    self.peers.append((sock.getpeername()[0], command[5:].decode("utf-8", "replace")))
             if verb == b"EHLO":
                 lines = ehlo_lines()
                 for i, text in enumerate(lines):
@@ -121,10 +130,12 @@ class receiver:
                 address, _, rest = command[10:].partition(b">")
                 mail_from = address.lstrip(b"<").decode("utf-8", "replace")
                 params = rest.split()
-                rcpts = []
+                rcpts, rcpt_params = [], []
                 send(b"250 2.1.0 ok")
             elif verb == b"RCPT":
-                rcpts.append(command[8:].strip(b"<>").decode("utf-8", "replace"))
+                address, _, rest = command[8:].partition(b">")
+                rcpts.append(address.lstrip(b"<").decode("utf-8", "replace"))
+                rcpt_params.append([p.decode() for p in rest.split()])
                 send(b"250 2.1.5 ok")
             elif verb == b"DATA":
                 send(b"354 go ahead")
@@ -134,14 +145,14 @@ class receiver:
                     if not chunk or chunk == b".\r\n":
                         break
                     data += chunk[1:] if chunk.startswith(b"..") else chunk
-                self._store(mail_from, rcpts, data, tls, False, params)
+                self._store(mail_from, rcpts, data, tls, False, params, rcpt_params)
                 send(b"250 2.0.0 queued")
             elif verb == b"BDAT":
                 words = command.split()
                 size = int(words[1])
                 chunks += stream.read(size) if size <= MESSAGE_MAX else b""
                 if len(words) > 2 and words[2].upper() == b"LAST":
-                    self._store(mail_from, rcpts, chunks, tls, True, params)
+                    self._store(mail_from, rcpts, chunks, tls, True, params, rcpt_params)
                     send(b"250 2.0.0 queued %d octets" % len(chunks))
                     chunks = b""
                 else:
@@ -155,7 +166,7 @@ class receiver:
             else:
                 send(b"502 5.5.2 not implemented")
 
-    def _store(self, mail_from, rcpts, data, tls, bdat, params):
+    def _store(self, mail_from, rcpts, data, tls, bdat, params, rcpt_params):
         with self.lock:
             self.messages.append(message(mail_from, list(rcpts), data, tls, bdat,
-                                         [p.decode() for p in params]))
+                                         [p.decode() for p in params], list(rcpt_params)))

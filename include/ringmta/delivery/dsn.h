@@ -16,7 +16,8 @@ namespace ringmta::delivery {
 // bytes: the builder strips CR, LF and other controls and replaces 8-bit bytes with '?'.
 struct dsn_recipient {
     std::string_view address;     // the original recipient, reported as "rfc822; addr"
-    std::string_view action;      // "failed" or "delayed" (expired: "failed", 4.4.7)
+    std::string_view action;      // "failed", "delayed" (expired: "failed", 4.4.7) or
+                                  // "relayed" (NOTIFY=SUCCESS, next hop without DSN)
     std::string_view status;      // enhanced code "5.1.1"; when empty or malformed,
                                   // 5.0.0 for failed and 4.0.0 for delayed
     std::string_view remote_mta;  // "dns; mx.example.net" or a bare host name (reported
@@ -24,6 +25,7 @@ struct dsn_recipient {
     std::string_view diagnostic;  // "smtp; 550 5.1.1 No such user"; text without a
                                   // "type;" prefix is reported as "X-Ringmta; text"
     std::uint64_t last_attempt_unix_ms;
+    std::string_view original_recipient = {};  // RFC 3461 ORCPT as received (xtext), or ""
 };
 
 struct dsn_request {
@@ -38,12 +40,15 @@ struct dsn_request {
     bool return_full = false;           // RET=FULL: whole message; else headers only
     std::span<const dsn_recipient> recipients;  // at least one (asserted)
     std::string_view boundary_seed;     // makes the MIME boundary unique (queue id, time)
+    std::string_view envid = {};        // RFC 3461 ENVID as received (xtext), or ""
 };
 
 // The complete DSN message (headers and body, CRLF line ends, no line over 998 octets),
 // to be queued with the null sender to original_sender. Subject "Undelivered Mail
-// Returned to Sender", or "Delayed Mail (still being retried)" when every recipient is
-// delayed. Parts: a text/plain explanation, message/delivery-status, then
+// Returned to Sender", "Delayed Mail (still being retried)" when every recipient is
+// delayed, or "Successful Mail Delivery Report" when every recipient was relayed.
+// ENVID and ORCPT come back decoded from xtext as Original-Envelope-Id and
+// Original-Recipient (RFC 3464 2.2.1, 2.3.1). Parts: a text/plain explanation, message/delivery-status, then
 // text/rfc822-headers (the original's header section) or, with return_full,
 // message/rfc822 (the whole original). Long field values are folded; original lines
 // over 998 octets are broken (header lines with CRLF SP, body lines with CRLF). The

@@ -106,6 +106,11 @@ private:
     void defer_job(pool& p, queue::job j, const smtp::reply& r, const outcome_context& where);
     void bounce(const queue::message_ptr& m, std::uint32_t recipient, const smtp::reply& r,
                 journal::outcome_status status, const outcome_context& where);
+    void relayed(const queue::message_ptr& m, std::uint32_t recipient, const smtp::reply& r,
+                 const outcome_context& where);
+    void report(const queue::message_ptr& m, std::uint32_t recipient, const smtp::reply& r,
+                std::string_view action, const std::string& enhanced,
+                const outcome_context& where);
     void account(const queue::job& j, std::uint32_t recipient, observe::outcome status,
                  const smtp::reply& r, const outcome_context& where);
 

@@ -86,8 +86,11 @@ struct message_view {
     std::uint32_t flags;
     std::string_view sender, helo, client_address, envid;
     std::uint8_t ret;
-    std::span<const std::string> recipients;  // addresses only on this path
+    std::span<const std::string> recipients;
     std::string_view body;
+    // RFC 3461, per recipient: each empty, or as long as recipients.
+    std::span<const std::uint8_t> notify = {};  // smtp::notify_* bits, 0 = none given
+    std::span<const std::string> orcpt = {};    // xtext as received, "" = none
 };
 
 struct outcome_record {

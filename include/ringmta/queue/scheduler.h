@@ -32,6 +32,11 @@ struct message {
     std::string sender;
     std::vector<std::string> recipients;
     std::string body;
+    // RFC 3461 DSN parameters, passed on to a next hop that offers DSN.
+    std::string envid;                 // xtext as received, "" = none
+    std::uint8_t ret = 0;              // smtp::ret_*
+    std::vector<std::uint8_t> notify;  // per recipient (smtp::notify_*), empty = none given
+    std::vector<std::string> orcpt;    // per recipient, empty = none given
     std::uint64_t segment_sequence = 0;   // journal segment holding the message record
     std::uint32_t unfinished = 0;         // recipients without a final outcome
 };
