@@ -127,6 +127,7 @@ void engine::submit(const queue::message_ptr& m, const std::vector<std::uint32_t
                                : 0;
     // Group by destination so one transaction carries all recipients sharing a route.
     std::unordered_map<pool*, std::vector<std::uint32_t>> by_pool;
+    std::vector<final_result> unroutable;
     for (std::uint32_t index : recipients) {
         std::string_view domain = smtp::domain_of(m->recipients[index]);
         if (const config::route* route = _cfg.find_route(domain)) {
@@ -134,13 +135,15 @@ void engine::submit(const queue::message_ptr& m, const std::vector<std::uint32_t
         } else if (!domain.empty()) {
             by_pool[&pool_for_domain(domain)].push_back(index);
         } else {
-            smtp::reply r{550, "5.1.3", {"Unable to route: the address has no domain"}};
-            queue::job j;
-            j.msg = m;
-            j.attempts = attempts + 1;
-            bounce(m, index, r, journal::outcome_status::failed, outcome_context{{}, {}, now_unix_ms});
-            finish(j, index, journal::outcome_status::failed, r, outcome_context{{}, {}, now_unix_ms});
+            unroutable.push_back(
+                {index, smtp::reply{550, "5.1.3", {"Unable to route: the address has no domain"}}});
         }
+    }
+    if (!unroutable.empty()) {
+        queue::job j;
+        j.msg = m;
+        j.attempts = attempts + 1;
+        conclude(j, unroutable, outcome_context{{}, {}, now_unix_ms});
     }
     for (auto& [p, indexes] : by_pool) {
         _scheduler.enqueue(p->key, m, indexes, attempts, due_ms);

@@ -5,6 +5,8 @@
 // that retires the bounced recipient, so no crash can leave the recipient
 // finished without its bounce (the journal writes records in append order).
 #include <algorithm>
+#include <string>
+#include <vector>
 
 #include "pool.h"
 #include "ringmta/delivery/dsn.h"
@@ -76,48 +78,50 @@ void engine::finish(queue::job& j, std::uint32_t recipient, journal::outcome_sta
     account(j, recipient, accounting_status(status), r, where);
 }
 
-void engine::bounce(const queue::message_ptr& m, std::uint32_t recipient, const smtp::reply& r,
-                    journal::outcome_status status, const outcome_context& where) {
-    std::uint8_t notify = m->notify.empty() ? 0 : m->notify[recipient];
-    if (!smtp::wants_failure_report(notify)) {
-        log_info("%s: no DSN for <%s> (NOTIFY=%s)", journal::format_queue_id(m->id).c_str(),
-                 m->recipients[recipient].c_str(), smtp::notify_text(notify).c_str());
-        return;
-    }
-    bool expired = status == journal::outcome_status::expired;
-    std::string enhanced = expired ? "4.4.7" : (r.enhanced.empty() ? "5.0.0" : r.enhanced);
-    report(m, recipient, r, "failed", enhanced, where);
-}
+namespace {
 
-// RFC 3461 4.1: NOTIFY=SUCCESS to a next hop that does not offer DSN is answered
-// with a "relayed" report, since nobody downstream will report the delivery.
-void engine::relayed(const queue::message_ptr& m, std::uint32_t recipient, const smtp::reply& r,
-                     const outcome_context& where) {
-    std::uint8_t notify = m->notify.empty() ? 0 : m->notify[recipient];
-    if (where.peer_dsn || (notify & smtp::notify_success) == 0) return;
-    report(m, recipient, r, "relayed", "2.0.0", where);
-}
+struct report_item {
+    std::uint32_t recipient;
+    std::string enhanced;
+    std::string diagnostic;
+};
 
-void engine::report(const queue::message_ptr& m, std::uint32_t recipient, const smtp::reply& r,
-                    std::string_view action, const std::string& enhanced,
-                    const outcome_context& where) {
-    if (m->sender.empty() || (m->flags & journal::message_flag_dsn)) {
-        log_info("%s: no DSN for <%s> (null sender)", journal::format_queue_id(m->id).c_str(),
-                 m->recipients[recipient].c_str());
-        return;
-    }
-    std::string diagnostic = diagnostic_of(r);
-    dsn_recipient entry{m->recipients[recipient], action, enhanced, where.exchanger, diagnostic,
-                        where.now_unix_ms};
-    if (!m->orcpt.empty()) entry.original_recipient = m->orcpt[recipient];
+}  // namespace
+
+// One report per message and action (RFC 3464 lets one DSN cover many recipients):
+// "failed" for bounced and expired recipients that want it (NOTIFY), "relayed" for
+// NOTIFY=SUCCESS delivered to a next hop without DSN (RFC 3461 4.1). The DSN's
+// message record is appended here, before the outcomes that retire the recipients.
+void engine::report(const queue::message_ptr& m, std::string_view action,
+                    const std::vector<final_result>& results, const outcome_context& where) {
+    if (results.empty()) return;
     std::string id = journal::format_queue_id(m->id);
+    if (m->sender.empty() || (m->flags & journal::message_flag_dsn)) {
+        log_info("%s: no %s report (null sender)", id.c_str(), std::string(action).c_str());
+        return;
+    }
+    std::vector<std::string> diagnostics, statuses;
+    diagnostics.reserve(results.size());
+    statuses.reserve(results.size());
+    std::vector<dsn_recipient> entries;
+    entries.reserve(results.size());
+    for (const final_result& f : results) {
+        diagnostics.push_back(diagnostic_of(f.reply));
+        statuses.push_back(action == "relayed" ? "2.0.0"
+                           : f.expired         ? "4.4.7"
+                           : f.reply.enhanced.empty() ? "5.0.0" : f.reply.enhanced);
+        dsn_recipient entry{m->recipients[f.recipient], action, statuses.back(),
+                            where.exchanger, diagnostics.back(), where.now_unix_ms};
+        if (!m->orcpt.empty()) entry.original_recipient = m->orcpt[f.recipient];
+        entries.push_back(entry);
+    }
     std::string hostname = _cfg.server.hostname;
     std::string postmaster = "MAILER-DAEMON@" + hostname;
     // Named, not a temporary: dsn_request holds string_views.
     std::string boundary_seed = id + std::to_string(where.now_unix_ms);
     dsn_request request{hostname, postmaster, m->sender, id, m->arrival_unix_ms,
                         where.now_unix_ms, m->body, m->ret == smtp::ret_full,
-                        std::span(&entry, 1), boundary_seed};
+                        std::span(entries), boundary_seed};
     request.envid = m->envid;
     auto d = std::make_shared<queue::message>();
     d->id = _ids.next(where.now_unix_ms);
@@ -132,22 +136,37 @@ void engine::report(const queue::message_ptr& m, std::uint32_t recipient, const 
     _log.append_message(view, &at);
     d->segment_sequence = at.segment_sequence;
     ++_stats.bounces;
-    log_info("%s: %s report %s for <%s> to <%s>", id.c_str(), std::string(action).c_str(),
-             journal::format_queue_id(d->id).c_str(), m->recipients[recipient].c_str(),
-             m->sender.c_str());
+    log_info("%s: %s report %s for %zu recipient(s) to <%s>", id.c_str(),
+             std::string(action).c_str(), journal::format_queue_id(d->id).c_str(),
+             results.size(), m->sender.c_str());
     submit(d, {0}, 0);
 }
 
-void engine::record(queue::job& j, std::uint32_t recipient, const smtp::reply& r,
-                    const outcome_context& where) {
-    RINGMTA_ASSERT((r.code >= 200 && r.code < 300) || (r.code >= 500 && r.code < 600),
-                   "record() takes final replies only, got %d", r.code);
-    if (r.code >= 200 && r.code < 300) {
-        relayed(j.msg, recipient, r, where);
-        finish(j, recipient, journal::outcome_status::delivered, r, where);
-    } else {
-        bounce(j.msg, recipient, r, journal::outcome_status::failed, where);
-        finish(j, recipient, journal::outcome_status::failed, r, where);
+void engine::conclude(queue::job& j, const std::vector<final_result>& results,
+                      const outcome_context& where) {
+    if (results.empty()) return;
+    const queue::message_ptr& m = j.msg;
+    std::vector<final_result> failed, relayed;
+    for (const final_result& f : results) {
+        std::uint8_t notify = m->notify.empty() ? 0 : m->notify[f.recipient];
+        bool delivered = f.reply.code >= 200 && f.reply.code < 300 && !f.expired;
+        if (delivered) {
+            if (!where.peer_dsn && (notify & smtp::notify_success) != 0) relayed.push_back(f);
+        } else if (smtp::wants_failure_report(notify)) {
+            failed.push_back(f);
+        } else {
+            log_info("%s: no DSN for <%s> (NOTIFY=%s)", journal::format_queue_id(m->id).c_str(),
+                     m->recipients[f.recipient].c_str(), smtp::notify_text(notify).c_str());
+        }
+    }
+    report(m, "failed", failed, where);
+    report(m, "relayed", relayed, where);
+    for (const final_result& f : results) {
+        journal::outcome_status status = f.expired ? journal::outcome_status::expired
+                                         : f.reply.code >= 200 && f.reply.code < 300
+                                             ? journal::outcome_status::delivered
+                                             : journal::outcome_status::failed;
+        finish(j, f.recipient, status, f.reply, where);
     }
 }
 
@@ -170,10 +189,9 @@ void engine::defer_job(pool& p, queue::job j, const smtp::reply& r,
     std::uint32_t attempts = j.attempts;
     if (!_scheduler.defer(p.key, std::move(j), now, where.now_unix_ms)) {
         queue::job expired{m, recipients, attempts, 0};
-        for (std::uint32_t index : recipients) {
-            bounce(m, index, r, journal::outcome_status::expired, where);
-            finish(expired, index, journal::outcome_status::expired, r, where);
-        }
+        std::vector<final_result> results;
+        for (std::uint32_t index : recipients) results.push_back({index, r, true});
+        conclude(expired, results, where);
         return;
     }
     std::uint64_t next_unix_ms = where.now_unix_ms + _scheduler.backoff_ms(attempts);

@@ -39,6 +39,7 @@ struct transaction {
     engine::connection* c;
     queue::job* j;
     std::vector<std::uint32_t> deferred;
+    std::vector<engine::final_result> finals;
     smtp::reply last;
 
     engine::outcome_context where() const { return context_of(*c); }
@@ -47,7 +48,7 @@ struct transaction {
     // sense at this point, such as 3xx to RCPT) is retried, never bounced.
     void apply(std::uint32_t recipient, const smtp::reply& r) {
         if ((r.code >= 200 && r.code < 300) || (r.code >= 500 && r.code < 600)) {
-            e->record(*j, recipient, r, where());
+            finals.push_back({recipient, r});
         } else {
             deferred.push_back(recipient);
             last = r;
@@ -61,7 +62,11 @@ struct transaction {
         for (std::uint32_t r : undecided) deferred.push_back(r);
     }
 
-    void settle() { e->settle(*p, *j, deferred, last, where()); }
+    void settle() {
+        e->conclude(*j, finals, where());
+        finals.clear();
+        e->settle(*p, *j, deferred, last, where());
+    }
 
     // RSET (after the first transaction), MAIL, every RCPT, then DATA; or, when
     // the receiver offers CHUNKING, no DATA: the caller appends BDAT and the body.
@@ -257,7 +262,9 @@ runtime::task<void> run_connection(engine* e, engine::pool* p) {
         for (int n = 0; have_job && n < 1000000; ++n) {
             ++j.attempts;
             if (permanent) {
-                for (std::uint32_t r : j.recipients) e->record(j, r, why, where);
+                std::vector<engine::final_result> results;
+                for (std::uint32_t r : j.recipients) results.push_back({r, why});
+                e->conclude(j, results, where);
             } else {
                 e->defer_job(*p, std::move(j), why, where);
             }
@@ -268,7 +275,7 @@ runtime::task<void> run_connection(engine* e, engine::pool* p) {
         unsigned per_connection = e->_cfg.delivery.max_messages_per_connection;
         for (bool alive = true; alive;) {
             ++j.attempts;
-            transaction t{e, p, &c, &j, {}, {}};
+            transaction t{e, p, &c, &j, {}, {}, {}};
             alive = co_await run_transaction(&t, sent > 0);
             t.settle();
             if (!alive || ++sent >= per_connection) break;

@@ -351,6 +351,20 @@ def check_deferred_then_expired_with_dsn(ctx):
         expect(needed in content, "the expiry DSN lacks %r" % needed)
 
 
+def check_one_dsn_for_two_failed_recipients(ctx):
+    dns = ctx.dns([])
+    bounces = bounces_sink(ctx)
+    relay = ctx.relay(dns.address, bounces=bounces)
+    send(relay, ["one@gone.test", "two@gone.test"])
+    wait_for(lambda: len(lines_for(relay, "one@gone.test", "failed")) +
+             len(lines_for(relay, "two@gone.test", "failed")) == 2, "two failed lines")
+    (stem,) = new_messages(bounces, set(), 1)
+    content = bounces.load(stem)[1]
+    expect(content.count(b"Final-Recipient: rfc822; ") == 2, "the DSN does not list both")
+    time.sleep(0.5)
+    expect(len(bounces.stored()) == 1, "more than one DSN for one message")
+
+
 CHECKS = [check_mx_preference_then_failover, check_implicit_mx,
           check_null_mx_bounces_with_5_1_10, check_nxdomain_bounces_with_5_1_2,
           check_dns_failure_defers, check_opportunistic_tls_and_chunking,
@@ -358,7 +372,7 @@ CHECKS = [check_mx_preference_then_failover, check_implicit_mx,
           check_verify_refuses_bad_certificate_accepts_good, check_dsn_parameters_passed_on,
           check_notify_success_to_hop_without_dsn_is_relayed, check_notify_never_and_ret_full,
           check_smtputf8_carried_or_refused, check_source_address_and_ehlo_name,
-          check_deferred_then_expired_with_dsn]
+          check_deferred_then_expired_with_dsn, check_one_dsn_for_two_failed_recipients]
 
 
 if __name__ == "__main__":

@@ -72,6 +72,11 @@ public:
     struct pool;
     struct connection;
     struct outcome_context;
+    struct final_result {
+        std::uint32_t recipient;
+        smtp::reply reply;
+        bool expired = false;
+    };
 
     // Wakes the dispatcher (a connection closed or went idle).
     void poke() { _wake.notify(); }
@@ -97,20 +102,18 @@ private:
     pool& add_pool(std::string key, const config::route* route, std::string_view domain);
     void start_connections(pool& p);
     bool take_job(pool& p, queue::job& out);
-    void record(queue::job& j, std::uint32_t recipient, const smtp::reply& r,
-                const outcome_context& where);
     void finish(queue::job& j, std::uint32_t recipient, journal::outcome_status status,
                 const smtp::reply& r, const outcome_context& where);
     void settle(pool& p, queue::job& j, std::vector<std::uint32_t>& deferred,
                 const smtp::reply& last, const outcome_context& where);
     void defer_job(pool& p, queue::job j, const smtp::reply& r, const outcome_context& where);
-    void bounce(const queue::message_ptr& m, std::uint32_t recipient, const smtp::reply& r,
-                journal::outcome_status status, const outcome_context& where);
-    void relayed(const queue::message_ptr& m, std::uint32_t recipient, const smtp::reply& r,
-                 const outcome_context& where);
-    void report(const queue::message_ptr& m, std::uint32_t recipient, const smtp::reply& r,
-                std::string_view action, const std::string& enhanced,
-                const outcome_context& where);
+    // Final results of one job's recipients: 2xx delivered, else failed (expired
+    // when `expired`). One DSN per message for the failures and one for "relayed"
+    // NOTIFY=SUCCESS, appended before the outcomes that retire the recipients.
+    void conclude(queue::job& j, const std::vector<final_result>& results,
+                  const outcome_context& where);
+    void report(const queue::message_ptr& m, std::string_view action,
+                const std::vector<final_result>& results, const outcome_context& where);
     void account(const queue::job& j, std::uint32_t recipient, observe::outcome status,
                  const smtp::reply& r, const outcome_context& where);
 
