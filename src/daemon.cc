@@ -252,6 +252,7 @@ std::string shard::start() {
     ingress.ids = ids.get();
     ingress.shard = index;
     ingress.sessions_max = std::max(1u, cfg->ingress.max_connections / count);
+    ingress.limits = ingress::make_client_limits(cfg->ingress, count);
     delivery::engine* engine = delivery.get();
     ingress.accepted = [engine](queue::message_ptr m) {
         std::vector<std::uint32_t> all(m->recipients.size());

@@ -31,15 +31,20 @@ bool lower_equal(std::string_view a, std::string_view b) {
 constexpr smtp::reply_spec storage_full{452, "4.3.1",
                                         "Insufficient system storage, try again later"};
 
+bool in_relay_networks(const config::config& cfg, const sockaddr* address) {
+    for (const config::cidr& network : cfg.ingress.relay_networks) {
+        if (network.contains(address)) return true;
+    }
+    return false;
+}
+
 // Per-connection policy: relay permission and the trace header.
 class session_hooks final : public smtp::server_hooks {
 public:
     session_hooks(ingress_context* ctx, const runtime::socket_address& peer)
-        : _ctx(ctx), _client(runtime::format_address(peer.get(), false)) {
-        for (const config::cidr& network : ctx->cfg->ingress.relay_networks) {
-            if (network.contains(peer.get())) _relay_allowed = true;
-        }
-    }
+        : _ctx(ctx),
+          _client(runtime::format_address(peer.get(), false)),
+          _relay_allowed(in_relay_networks(*ctx->cfg, peer.get())) {}
 
     std::optional<smtp::reply_spec> check_mail(const smtp::envelope& env,
                                                std::string_view) override {
@@ -103,7 +108,7 @@ public:
 private:
     ingress_context* _ctx;
     std::string _client;
-    bool _relay_allowed = false;
+    bool _relay_allowed;
     std::string _tls;
     std::uint64_t _queue_id_value = 0;
     std::uint64_t _arrival_unix_ms = 0;
@@ -203,13 +208,17 @@ runtime::task<bool> start_tls(ingress_context* ctx, session_transport* t,
     co_return true;
 }
 
-runtime::task<void> serve_session(ingress_context* ctx, int fd) {
+runtime::task<void> serve_session(ingress_context* ctx, int fd, bool limited) {
     runtime::socket_address peer = runtime::peer_address(fd);
     session_hooks hooks(ctx, peer);
     smtp::server_protocol protocol(ctx->settings, hooks);
     session_transport t;
     t.fd = fd;
-    t.timeout_ms = static_cast<std::uint64_t>(ctx->cfg->ingress.idle_timeout.count());
+    // RFC 5321 4.5.3.2: idle_timeout waiting for a command, data_timeout for more
+    // DATA/BDAT content; sends use idle_timeout.
+    const auto idle_ms = static_cast<std::uint64_t>(ctx->cfg->ingress.idle_timeout.count());
+    const auto data_ms = static_cast<std::uint64_t>(ctx->cfg->ingress.data_timeout.count());
+    t.timeout_ms = idle_ms;
     t.buffer.reset(new char[session_transport::receive_bytes]);
     std::string in;
     std::string out;
@@ -217,7 +226,9 @@ runtime::task<void> serve_session(ingress_context* ctx, int fd) {
     bool open = co_await write_plain(&t, out) == 0;
     out.clear();
     while (open) {
+        t.timeout_ms = protocol.in_data() ? data_ms : idle_ms;
         int n = co_await read_plain(&t, &in);
+        t.timeout_ms = idle_ms;
         if (n <= 0) {
             if (n == -ETIMEDOUT) protocol.idle_timeout(out);
             if (n == 0 && ctx->stopping) protocol.shutting_down(out);
@@ -270,7 +281,56 @@ runtime::task<void> serve_session(ingress_context* ctx, int fd) {
         co_await write_plain(&t, out);
     }
     ctx->sessions.erase(fd);
+    if (limited) ctx->limits->release(peer.get());
     ::close(fd);
+}
+
+namespace {
+
+// Refuses a connection before any session exists: one best-effort send, no wait.
+void refuse(int fd, const ingress_context* ctx, std::string_view reason) {
+    std::string line = "421 4.7.0 " + ctx->settings.hostname + " " + std::string(reason) +
+                       "\r\n";
+    [[maybe_unused]] ssize_t w = ::send(fd, line.data(), line.size(), MSG_DONTWAIT);
+    ::close(fd);
+}
+
+// Per-client limits (clients in relay_networks are exempt). True: admitted and
+// counted, so the session releases it; false with `*refused` when refused.
+bool admit_client(ingress_context* ctx, int fd, bool* refused) {
+    *refused = false;
+    if (!ctx->limits) return false;
+    runtime::socket_address peer = runtime::peer_address(fd);
+    if (in_relay_networks(*ctx->cfg, peer.get())) return false;
+    using verdict = client_limits::verdict;
+    verdict v = ctx->limits->admit(peer.get(), runtime::reactor::current().now_ms());
+    if (v == verdict::admitted) return true;
+    ++ctx->stats.refused_per_ip;
+    *refused = true;
+    refuse(fd, ctx, v == verdict::too_fast
+                        ? "Error: too many connections from your address, slow down"
+                        : "Error: too many open connections from your address");
+    return false;
+}
+
+}  // namespace
+
+unsigned shard_share(unsigned limit, unsigned shards) {
+    return limit == 0 ? 0 : (limit + shards - 1) / shards;
+}
+
+std::unique_ptr<client_limits> make_client_limits(const config::ingress_config& ingress,
+                                                  unsigned shards) {
+    config::rate rate = ingress.connection_rate_per_ip;
+    if (!rate.unlimited()) {
+        rate.count = (rate.count + shards - 1) / shards;
+    }
+    const unsigned connections = shard_share(ingress.max_connections_per_ip, shards);
+    if (connections == 0 && rate.unlimited()) return nullptr;
+    // Room for every open session's client and as many recently seen ones.
+    const std::size_t tracked_max =
+        std::max<std::size_t>(65536, 2 * std::size_t(ingress.max_connections));
+    return std::make_unique<client_limits>(connections, rate, tracked_max);
 }
 
 runtime::task<void> run_listener(ingress_context* ctx, runtime::acceptor* listener) {
@@ -286,15 +346,15 @@ runtime::task<void> run_listener(ingress_context* ctx, runtime::acceptor* listen
         }
         ++ctx->stats.connections;
         if (ctx->sessions.size() >= ctx->sessions_max) {
-            static constexpr std::string_view busy =
-                "421 4.7.0 Too many connections, try again later\r\n";
-            [[maybe_unused]] ssize_t w = ::send(fd, busy.data(), busy.size(), MSG_DONTWAIT);
-            ::close(fd);
+            refuse(fd, ctx, "Too many connections, try again later");
             continue;
         }
+        bool refused = false;
+        const bool limited = admit_client(ctx, fd, &refused);
+        if (refused) continue;
         runtime::set_nodelay(fd);
         ctx->sessions.insert(fd);
-        runtime::spawn(serve_session(ctx, fd));
+        runtime::spawn(serve_session(ctx, fd, limited));
     }
 }
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""End-to-end tests of SMTP AUTH (RFC 4954) in ringmta with real clients.
+"""End-to-end tests of SMTP AUTH (RFC 4954) and the ingress limits in ringmta with
+real clients.
 
 Clients: Python's smtplib and ssl, swaks, `openssl s_client -starttls smtp` and raw
 sockets, against ringmta on loopback with a users file made by `ringmta
@@ -10,8 +11,9 @@ only after STARTTLS (538 before), PLAIN and LOGIN with and without an initial
 response, 235 / 535 (after its delay) / 501 / 504 / 503 / 454, "*" cancel,
 MAIL AUTH=<>, ESMTPSA in the Received header, SIGHUP reload of the users file, a
 bad users file at start, and a shard that keeps serving while a slow hash is
-checked. Prints "ok - name" / "not ok - name: reason", then "N passed, N failed".
-Every wait is bounded.
+checked; per-client connection count and rate (421 4.7.0, relay_networks
+exempt) and the DATA timeout (421 4.4.2). Prints "ok - name" / "not ok - name:
+reason", then "N passed, N failed". Every wait is bounded.
 """
 
 import base64
@@ -91,8 +93,9 @@ def b64(data):
 class raw_client:
     """A plain socket client that reads whole replies and keeps their last lines."""
 
-    def __init__(self, port, timeout=15):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, timeout=15, source="127.0.0.1"):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                             source_address=(source, 0))
         self.reader = self.sock.makefile("rb")
 
     def __enter__(self):
@@ -315,9 +318,87 @@ def check_shard_serves_during_slow_hash_and_bounds_in_flight(ctx):
     expect(ok + busy == 10 and busy >= 1 and ok >= 8, "replies %r" % replies)
 
 
+def connect_from(port, source):
+    """A connection from `source`: its first reply line (banner or 421)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
+    return s, s.makefile("rb").readline(4096).decode("utf-8", "replace").rstrip("\r\n")
+
+
+def check_connections_per_ip(ctx):
+    relay = configure(ctx, {"*": "127.0.0.1:9"}, "max_connections_per_ip = 3\n"
+                      'connection_rate_per_ip = "0"\n', shards=1).start()
+    held = []
+    try:
+        for _ in range(3):
+            s, line = connect_from(relay.port, "127.0.0.1")
+            held.append(s)
+            expect(line.startswith("220 "), "connection within the limit: %r" % line)
+        s, line = connect_from(relay.port, "127.0.0.1")
+        s.close()
+        expect(line == "421 4.7.0 relay.test Error: too many open connections from your "
+               "address", "fourth connection: %r" % line)
+        s, line = connect_from(relay.port, "127.0.0.2")   # another client
+        held.append(s)
+        expect(line.startswith("220 "), "another address: %r" % line)
+        for _ in range(5):                                  # relay_networks: exempt
+            s, line = connect_from(relay.port, "127.0.0.9")
+            held.append(s)
+            expect(line.startswith("220 "), "trusted address refused: %r" % line)
+        held.pop(0).close()                                 # a slot frees up
+        deadline = time.monotonic() + 10
+        while True:
+            s, line = connect_from(relay.port, "127.0.0.1")
+            held.append(s)
+            if line.startswith("220 "):
+                break
+            expect(time.monotonic() < deadline, "the freed slot never came back: %r" % line)
+            time.sleep(0.1)
+    finally:
+        for s in held:
+            s.close()
+
+
+def check_connection_rate_per_ip(ctx):
+    relay = configure(ctx, {"*": "127.0.0.1:9"}, "max_connections_per_ip = 0\n"
+                      'connection_rate_per_ip = "3/m"\n', shards=1).start()
+    # ringmta_process.start() probed the port once from 127.0.0.1: one token spent.
+    lines = []
+    for _ in range(3):
+        s, line = connect_from(relay.port, "127.0.0.1")
+        s.close()
+        lines.append(line[:3])
+    expect(lines == ["220", "220", "421"], "replies %r" % lines)
+    s, line = connect_from(relay.port, "127.0.0.1")
+    s.close()
+    expect(line == "421 4.7.0 relay.test Error: too many connections from your address, "
+           "slow down", "over the rate: %r" % line)
+    s, line = connect_from(relay.port, "127.0.0.3")
+    s.close()
+    expect(line.startswith("220 "), "another address: %r" % line)
+
+
+def check_data_timeout(ctx):
+    relay = configure(ctx, {"*": "127.0.0.1:9"}, 'idle_timeout = "30s"\n'
+                      'data_timeout = "1s"\n', shards=1)
+    relay = relay.start()
+    with raw_client(relay.port, source="127.0.0.9") as c:   # inside relay_networks
+        c.replies(1)
+        c.command("EHLO client.test")
+        time.sleep(1.5)                     # longer than data_timeout between commands
+        replies = c.command("MAIL FROM:<%s>\r\nRCPT TO:<a@example.net>\r\nDATA" % SENDER, 3)
+        expect(replies[2].startswith("354"), "DATA: %r" % replies)
+        c.sock.sendall(b"Subject: slow\r\n")
+        started = time.monotonic()
+        reply = c.replies(1)[0]
+        waited = time.monotonic() - started
+    expect(reply.startswith("421 4.4.2"), "waiting for data: %r" % reply)
+    expect(0.8 <= waited < 5, "closed after %.2f s, data_timeout is 1 s" % waited)
+
+
 CHECKS = [check_auth_after_starttls_and_relay, check_failure_codes, check_swaks_plaintext,
           check_openssl_s_client, check_sighup_reloads_users, check_bad_users_file_stops_start,
-          check_shard_serves_during_slow_hash_and_bounds_in_flight]
+          check_shard_serves_during_slow_hash_and_bounds_in_flight, check_connections_per_ip,
+          check_connection_rate_per_ip, check_data_timeout]
 
 
 if __name__ == "__main__":

@@ -11,11 +11,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <unordered_set>
 
 #include "ringmta/config/config.h"
 #include "ringmta/ingress/auth_verifier.h"
+#include "ringmta/ingress/client_limits.h"
 #include "ringmta/journal/id_generator.h"
 #include "ringmta/journal/journal.h"
 #include "ringmta/queue/scheduler.h"
@@ -34,6 +36,7 @@ struct ingress_stats {
     std::uint64_t relay_denied = 0;
     std::uint64_t auth_succeeded = 0;
     std::uint64_t auth_failed = 0;
+    std::uint64_t refused_per_ip = 0;   // max_connections_per_ip or connection_rate_per_ip
 };
 
 // What one shard's ingress needs; owned by the shard, outlives every session.
@@ -53,12 +56,21 @@ struct ingress_context {
     ingress_stats stats;
     std::unordered_set<int> sessions;    // open session sockets, for shutdown
     std::size_t sessions_max = 10000;    // this shard's share of ingress.max_connections
+    // This shard's share of max_connections_per_ip / connection_rate_per_ip; clients
+    // in relay_networks are exempt. Null: no per-client limits.
+    std::unique_ptr<client_limits> limits;
     bool stopping = false;
 };
 
 // Accepts connections on `listener` until it is stopped, one session each.
 runtime::task<void> run_listener(ingress_context* ctx, runtime::acceptor* listener);
-runtime::task<void> serve_session(ingress_context* ctx, int fd);
+// `limited`: the connection was admitted by ctx->limits (released at the end).
+runtime::task<void> serve_session(ingress_context* ctx, int fd, bool limited);
+// The share of a per-process limit that one of `shards` shards enforces: the limit
+// divided by the shards, rounded up (0 stays 0: no limit).
+unsigned shard_share(unsigned limit, unsigned shards);
+std::unique_ptr<client_limits> make_client_limits(const config::ingress_config& ingress,
+                                                  unsigned shards);
 // Ends every session at its next read (shutdown(SHUT_RD)): sessions then close.
 void end_sessions(ingress_context* ctx);
 
