@@ -93,7 +93,7 @@ def saturation(rows, path, base):
     return {"row": at, "peak": peak, "axis": axis}
 
 
-def target_check(rows, base, relay_path):
+def target_check(rows, base, relay_path, cores):
     """The issue's bar at 10 KiB, 50 connections, fsync: >= 30x Postfix and >= 40% of
     the no-relay ceiling; with the CPU arithmetic that explains a miss."""
     want = {"size": 10240, "connections": 50, "durability": "fsync"}
@@ -102,18 +102,30 @@ def target_check(rows, base, relay_path):
         and r["point"]["domains"] == base["domains"]), None)
     if row is None:
         return None
-    ceiling = next((r for r in rows if r["path"] == "ceiling" and r["point"] is row["point"]), None)
-    out = {"rate": row["s"]["rate"], "of_ceiling": row.get("of_ceiling"),
-           "vs_postfix": row.get("vs_postfix")}
-    if ceiling and ceiling["s"].get("ok"):
-        cc, rc = ceiling["s"]["cpu_us_per_msg"], row["s"]["cpu_us_per_msg"]
-        out["ceiling_cpu_us"] = cc["generator"] + cc["sink"]
-        out["relay_path_cpu_us"] = sum(rc.values())
-        out["cpu_bound_share"] = out["ceiling_cpu_us"] / out["relay_path_cpu_us"]
-        out["ceiling_host_busy"] = ceiling["s"].get("host_cpu_busy")
-        out["ceiling_rate"] = ceiling["s"]["rate"]
-        out["cpu_parts"] = rc
-    out["why"] = row.get("why")
+    def beside(path):
+        return next((r for r in rows if r["path"] == path and r["point"] is row["point"]
+                     and r["s"].get("ok")), None)
+    ceiling, postfix = beside("ceiling"), beside("postfix")
+    s = row["s"]
+    out = {"rate": s["rate"], "of_ceiling": row.get("of_ceiling"),
+           "vs_postfix": row.get("vs_postfix"), "why": row.get("why")}
+    used = s.get("cores_used") or {}
+    if s.get("host_cpu_busy") is not None:
+        out["other_cores"] = max(0.0, s["host_cpu_busy"] * cores - sum(used.values()))
+    rc = s.get("cpu_us_per_msg") or {}
+    if not ceiling or "relay" not in rc:   # a --target's CPU is not visible from here
+        return out
+    cc = ceiling["s"]["cpu_us_per_msg"]
+    out["ceiling_cpu_us"] = cc["generator"] + cc["sink"]
+    out["relay_path_cpu_us"] = sum(rc.values())
+    out["cpu_bound_share"] = out["ceiling_cpu_us"] / out["relay_path_cpu_us"]
+    out["ceiling_host_busy"] = ceiling["s"].get("host_cpu_busy")
+    out["cpu_parts"] = rc
+    # The relay's CPU per message at which a CPU-bound relay path reaches 40%.
+    out["relay_budget_us"] = out["ceiling_cpu_us"] / 0.40 - rc["generator"] - rc["sink"]
+    if postfix:
+        out["postfix_path_cpu_us"] = sum(postfix["s"]["cpu_us_per_msg"].values())
+        out["cpu_bound_vs_postfix"] = out["postfix_path_cpu_us"] / out["relay_path_cpu_us"]
     return out
 
 
@@ -122,11 +134,12 @@ def build(args, info, base, plan, summary, key, label):
     ceilings = info["ceilings"]
     rows = point_rows(plan, summary, key, ceilings, cores)
     relay_path = "target" if args.target else "ringmta"
-    report = {"args": args, "saturated": SATURATED, "saturation_share": SATURATION_SHARE, "info": info, "base": base, "plan": plan, "rows": rows,
-              "label": label, "relay_path": relay_path, "cores": cores,
+    report = {"args": args, "saturated": SATURATED, "saturation_share": SATURATION_SHARE,
+              "info": info, "base": base, "plan": plan, "rows": rows, "label": label,
+              "relay_path": relay_path, "cores": cores,
               "saturation": {path: saturation(rows, path, base) for path in
                              (relay_path, "postfix", "ceiling")},
-              "target": target_check(rows, base, relay_path)}
+              "target": target_check(rows, base, relay_path, cores)}
     report["sizes"] = [r for r in rows if r["path"] == relay_path and "size" in r["point"]["axes"]]
     return report
 

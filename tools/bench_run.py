@@ -13,12 +13,17 @@ import bench_probe as probe
 import benchlib as bl
 
 SINK_SHARDS = BLAST_SHARDS = 1   # the report's bottleneck rule assumes these
+MESSAGES_MIN, MESSAGES_MAX = 200, 200000
+RUN_BYTES_MAX = 1 << 30            # content bytes in one measured run
+PILOT_MIN, PILOT_BYTES_MAX = 20, 64 << 20
+PILOT_TIMEOUT_S = 120
+PILOT_HEADROOM = 1.5               # the pilot's rate includes its ramp-up: aim longer
 
 
-class TargetSink:
-    """With --target: one sink for the whole sweep at the address the target routes
-    to (restarting it between runs would reset the target's pooled connections),
-    counting each run from where the last one left off."""
+class CountFrom:
+    """A sink whose count starts at start(): a run after the pilot on the same sink,
+    or with --target one sink for the whole sweep (restarting it between runs
+    would reset the target's pooled connections)."""
 
     def __init__(self, sink):
         self.sink, self.proc, self.out, self.port = sink, sink.proc, sink.out, sink.port
@@ -49,22 +54,50 @@ def sustained_rate(timeline, expected):
     return (hi[1] - lo[1]) / (hi[0] - lo[0])
 
 
-def run_path(ctx, path, p, k, rundir, point_text):
+def pilot_messages(ctx, sink, w, rundir, target, relay, label):
+    """A short load on the started path (4 messages per connection, at least 20, at
+    most 64 MiB) sizes the measured run: its rate x --seconds x headroom, within
+    bounds. It also warms the path: connections open, pools filled."""
+    n = max(PILOT_MIN, 4 * w.connections)
+    n = max(1, min(n, max(w.connections, PILOT_BYTES_MAX // w.size)))
+    gen = bl.Blast(argparse.Namespace(**dict(vars(w), messages=n)), rundir)
+    sink.start()
+
+    def tick(elapsed, count):
+        ctx.progress.update(f"{ctx.position()} {label}: pilot, {count}/{n} delivered")
+    try:
+        load = bl.drive_load(label + " pilot", sink, gen, lambda: gen.start(
+            target[1], target[0], BLAST_SHARDS), n, PILOT_TIMEOUT_S, relay, None, tick)
+    finally:
+        gen.stop()
+    if load["t_done"] is None or not load.get("gen_ok"):
+        raise bl.BenchError(f"the pilot load of {n} messages failed "
+                            f"({load['delivered']} delivered)")
+    # blast's own rate (first connect to last reply, microsecond clock): the sink's
+    # count moves in 100 ms steps, too coarse for a load this short.
+    rate = load.get("accepted_per_s") or n / max(load["t_done"] - load["t0"], 1e-3)
+    runs = int(rate * ctx.args.seconds * PILOT_HEADROOM)
+    return max(MESSAGES_MIN, min(runs, MESSAGES_MAX, RUN_BYTES_MAX // w.size))
+
+
+def run_path(ctx, path, p, rundir, point_text):
     """One run of one path at point p: fresh sink, fresh relay (empty spool or
-    queue), the load, then the readings. Returns its figures (ok False unless
-    every message was delivered)."""
+    queue), a pilot load that sizes the run, the load, then the readings. Returns
+    its figures (ok False unless every message was delivered)."""
     a = ctx.args
-    n = ctx.messages_for(path, p, k)
-    w = workload(ctx, p, n)
+    w = workload(ctx, p, a.messages or 0)
     os.makedirs(rundir)
     os.chmod(rundir, 0o755)   # unprivileged Postfix daemons open files below it
-    sink = ctx.target_sink() if path == "target" else \
-        bl.RingmtaSink(w, rundir, "127.0.0.1", 0, SINK_SHARDS)
+    own_sink = None if path == "target" else bl.RingmtaSink(w, rundir, "127.0.0.1", 0,
+                                                             SINK_SHARDS)
+    sink = CountFrom(own_sink) if own_sink else ctx.target_sink()
     gen, relay, sampler, acct = bl.Blast(w, rundir), None, None, None
-    res = {"ok": False, "messages": n, "delivered": 0}
+    res = {"ok": False, "messages": a.messages or 0, "delivered": 0}
     label = f"{path} {point_text}"
     try:
-        sink.start()
+        if own_sink:
+            own_sink.start()
+            sink.proc, sink.out, sink.port = own_sink.proc, own_sink.out, own_sink.port
         host, port = "127.0.0.1", sink.port
         if path == "target":
             host, port = a.target
@@ -78,6 +111,10 @@ def run_path(ctx, path, p, k, rundir, point_text):
         if relay:
             relay.start()
             port = relay.port
+        n = a.messages or pilot_messages(ctx, sink, w, rundir, (host, port), relay, label)
+        w.messages = res["messages"] = n
+        sink.start()
+        if relay:
             sampler = bl.MemSampler(relay.root)
             sampler.start()
         stat_path = probe.block_stat_path(relay.spool if path == "ringmta" else rundir)
@@ -117,8 +154,8 @@ def run_path(ctx, path, p, k, rundir, point_text):
             gen.stop()
             if relay:
                 relay.stop()
-            if path != "target":
-                sink.stop()
+            if own_sink:
+                own_sink.stop()
     if res["ok"] and path == "ringmta":
         res.update(latency_summary(ringmta_queue_ms(acct)))
         with contextlib.suppress(OSError):
