@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "ringmta/journal/id_generator.h"
 #include "ringmta/runtime/assert.h"
 #include "ringmta/runtime/log.h"
 
@@ -65,8 +66,10 @@ std::string journal::open(recovery& into) {
         int fd = _io.open_segment(_options.directory, name);
         if (fd < 0) return _options.directory + "/" + name + ": " + std::strerror(-fd);
         int rc = _io.read_segment(fd, image);
-        _io.close_segment(fd);
-        if (rc < 0) return _options.directory + "/" + name + ": " + std::strerror(-rc);
+        if (rc < 0) {
+            _io.close_segment(fd);
+            return _options.directory + "/" + name + ": " + std::strerror(-rc);
+        }
         into.begin_segment(sequence);
         segment_scanner scanner(image);
         while (std::optional<scanned_record> r = scanner.next()) into.apply(*r);
@@ -79,11 +82,36 @@ std::string journal::open(recovery& into) {
                      "short by a crash); ignored", _options.directory.c_str(), name.c_str(),
                      scanner.valid_end());
         }
-        _segments[sequence] = segment_state{};
+        // Kept open: bodies of the messages still queued are read back from it.
+        _segments[sequence] = segment_state{fd, 0, 0};
         _current = sequence;
     }
     roll();
     return {};
+}
+
+runtime::task<int> journal::read_body(record_location at, std::uint64_t message_id,
+                                      std::string* body) {
+    auto it = _segments.find(at.segment_sequence);
+    if (it == _segments.end() || it->second.fd < 0 || at.bytes < record_header_bytes) {
+        co_return -EBADF;
+    }
+    std::string image;
+    int rc = co_await _io.read_at(it->second.fd, at.offset, at.bytes, &image);
+    if (rc < 0) co_return rc;
+    ++_body_reads;
+    segment_scanner scanner(image);
+    std::optional<scanned_record> r = scanner.next();
+    if (!r || r->offset != 0 || r->header.type != static_cast<std::uint16_t>(record_type::message) ||
+        r->header.message_id != message_id) {
+        log_error("journal %s: segment %" PRIu64 " offset %" PRIu64 ": the message record of %s "
+                  "does not check out on read-back", _options.directory.c_str(),
+                  at.segment_sequence, at.offset, format_queue_id(message_id).c_str());
+        co_return -EIO;
+    }
+    body_location where = message_body_location(image.substr(0, record_bytes(r->header.payload_bytes)));
+    body->assign(image, where.offset, where.bytes);
+    co_return 0;
 }
 
 void journal::pin_segment(std::uint64_t segment_sequence) {
@@ -187,7 +215,10 @@ std::uint64_t journal::append_message(const message_view& m, record_location* wh
     for (const std::string& r : m.recipients) estimate += r.size() + 16;
     chunk& c = reserve(estimate);
     std::size_t at = encode_message(c.data, m);
-    if (where) *where = record_location{_current, c.offset + at};
+    if (where) {
+        *where = record_location{_current, c.offset + at,
+                                 static_cast<std::uint32_t>(c.data.size() - at)};
+    }
     ++_segments[_current].pins;
     return appended(c);
 }

@@ -51,6 +51,29 @@ int memory_segment_io::read_segment(int fd, std::string& out) {
     return 0;
 }
 
+bool memory_segment_io::flip_byte(const std::string& path, std::uint64_t offset) {
+    auto it = _files.find(path);
+    if (it == _files.end() || offset >= it->second.cached.size()) return false;
+    it->second.cached[offset] = static_cast<char>(it->second.cached[offset] ^ 0x5a);
+    if (offset < it->second.durable.size()) {
+        it->second.durable[offset] = static_cast<char>(it->second.durable[offset] ^ 0x5a);
+    }
+    return true;
+}
+
+runtime::task<int> memory_segment_io::read_at(int fd, std::uint64_t offset, std::size_t bytes,
+                                              std::string* out) {
+    auto it = _open.find(fd);
+    if (it == _open.end()) co_return -EBADF;
+    const std::string& data = _files[it->second].cached;
+    if (offset >= data.size()) {
+        out->clear();
+        co_return 0;
+    }
+    out->assign(data, static_cast<std::size_t>(offset), bytes);
+    co_return 0;
+}
+
 int memory_segment_io::remove_segment(const std::string& directory, const std::string& name) {
     return _files.erase(directory + "/" + name) ? 0 : -ENOENT;
 }

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "ringmta/journal/segment_io.h"
+#include "ringmta/runtime/ops.h"
 #include "ringmta/runtime/assert.h"
 
 namespace ringmta::journal {
@@ -82,6 +83,23 @@ int ring_segment_io::read_segment(int fd, std::string& out) {
     }
     out.resize(done);
     return 0;
+}
+
+runtime::task<int> ring_segment_io::read_at(int fd, std::uint64_t offset, std::size_t bytes,
+                                            std::string* out) {
+    out->resize(bytes);
+    std::size_t done = 0;
+    // Bounded: every round reads at least one byte or ends.
+    while (done < bytes) {
+        runtime::io::read_at op(fd, out->data() + done, bytes - done, offset + done);
+        int n = co_await op;
+        if (n == -EINTR || n == -EAGAIN) continue;
+        if (n < 0) co_return n;
+        if (n == 0) break;
+        done += static_cast<std::size_t>(n);
+    }
+    out->resize(done);
+    co_return 0;
 }
 
 int ring_segment_io::remove_segment(const std::string& directory, const std::string& name) {

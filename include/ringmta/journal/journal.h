@@ -29,6 +29,7 @@
 #include "ringmta/journal/recovery.h"
 #include "ringmta/journal/segment_io.h"
 #include "ringmta/runtime/reactor.h"
+#include "ringmta/runtime/task.h"
 
 namespace ringmta::journal {
 
@@ -45,6 +46,7 @@ struct journal_options {
 struct record_location {
     std::uint64_t segment_sequence = 0;
     std::uint64_t offset = 0;            // of the record within the segment
+    std::uint32_t bytes = 0;             // the whole record, header and padding included
 };
 
 struct journal_stats {
@@ -106,6 +108,14 @@ public:
         };
         return awaiter{*this, ticket};
     }
+    // Reads a durable message record back (usually from the page cache) and sets
+    // `*body` to its body, after checking the record's crc, type and message id: 0,
+    // -EIO when the record does not check out (named in the log), or -errno. The
+    // segment must still be pinned by the message.
+    runtime::task<int> read_body(record_location at, std::uint64_t message_id,
+                                 std::string* body);
+    std::uint64_t body_reads() const { return _body_reads; }
+
     int failure() const { return _failure; }
 
     void before_wait() override;
@@ -163,6 +173,7 @@ private:
     std::vector<waiter> _waiters;
     std::deque<release> _releases;
     journal_stats _stats;
+    std::uint64_t _body_reads = 0;
 };
 
 }  // namespace ringmta::journal

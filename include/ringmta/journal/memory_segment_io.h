@@ -43,6 +43,8 @@ public:
                        std::uint64_t bytes) override;
     int open_segment(const std::string& directory, const std::string& name) override;
     int read_segment(int fd, std::string& out) override;
+    runtime::task<int> read_at(int fd, std::uint64_t offset, std::size_t bytes,
+                               std::string* out) override;
     int remove_segment(const std::string& directory, const std::string& name) override;
     void close_segment(int fd) override;
     void start_append(int fd, std::string_view data, std::uint64_t offset, bool sync,
@@ -52,6 +54,9 @@ public:
     // The process dies now: see the file comment. Later opens see the survivors.
     void crash();
     void set_plan(const fault_plan& plan);
+    // Damage on the medium: flips one byte of "directory/name" (cached and durable).
+    // False when there is no such file or byte.
+    bool flip_byte(const std::string& path, std::uint64_t offset);
     std::size_t files() const { return _files.size(); }
     std::uint64_t writes() const { return _writes; }
     std::uint64_t syncs() const { return _syncs; }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "ringmta/runtime/reactor.h"
+#include "ringmta/runtime/task.h"
 
 namespace ringmta::journal {
 
@@ -43,6 +44,10 @@ public:
     virtual int open_segment(const std::string& directory, const std::string& name) = 0;
     // Reads the whole file into `out` (start-up recovery only). 0 or -errno.
     virtual int read_segment(int fd, std::string& out) = 0;
+    // Reads `bytes` at `offset` into `*out` (resized to what was read) without blocking
+    // the shard: bodies read back for delivery. 0 or -errno; a short file gives less.
+    virtual runtime::task<int> read_at(int fd, std::uint64_t offset, std::size_t bytes,
+                                       std::string* out) = 0;
     virtual int remove_segment(const std::string& directory, const std::string& name) = 0;
     virtual void close_segment(int fd) = 0;
     // Writes `data` at `offset`, then fdatasync when `sync` and the write was whole.
@@ -63,6 +68,8 @@ public:
                        std::uint64_t bytes) override;
     int open_segment(const std::string& directory, const std::string& name) override;
     int read_segment(int fd, std::string& out) override;
+    runtime::task<int> read_at(int fd, std::uint64_t offset, std::size_t bytes,
+                               std::string* out) override;
     int remove_segment(const std::string& directory, const std::string& name) override;
     void close_segment(int fd) override;
     void start_append(int fd, std::string_view data, std::uint64_t offset, bool sync,
