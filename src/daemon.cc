@@ -5,6 +5,8 @@
 // (bounded), wait for the journal's last group commit, exit the loop.
 #include "daemon.h"
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstring>
 #include <latch>
@@ -274,6 +276,25 @@ std::string shard::start() {
     return {};
 }
 
+// Every session is a descriptor: raise the soft open-files limit to the hard one
+// (many systems start processes at 1,024; ingress.max_connections is 10,000 by
+// default), and say so when even the hard limit is below what the config allows.
+void raise_open_files_limit(const config::config& cfg) {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+    }
+    // Listeners, journal segments, delivery connections and the rings need some more.
+    const rlim_t wanted = rlim_t(cfg.ingress.max_connections) + 1024;
+    if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+        log_warn("open files limit %llu is below ingress.max_connections + 1024 (%llu): "
+                 "accepts fail past it (the listener pauses and retries)",
+                 (unsigned long long)limit.rlim_cur, (unsigned long long)wanted);
+    }
+}
+
 }  // namespace
 
 int run_daemon(const config::config& cfg) {
@@ -281,6 +302,7 @@ int run_daemon(const config::config& cfg) {
         std::fprintf(stderr, "ringmta: log_file: %s\n", error.c_str());
         return 1;
     }
+    raise_open_files_limit(cfg);
     // Signals are taken synchronously by the main thread; shard threads inherit
     // the mask, so no handler ever runs on a shard.
     sigset_t signals;

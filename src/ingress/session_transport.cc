@@ -21,20 +21,31 @@ runtime::task<int> flush_tls(session_transport* t) {
 runtime::task<int> receive_tls(session_transport* t) {
     std::size_t room = std::min(t->tls->input_room(), session_transport::receive_bytes);
     if (room == 0) co_return -EPROTO;  // the session asked for no more: a bug or a flood
-    runtime::io::recv op(t->fd, t->buffer.get(), room, t->timeout_ms);
+    char* buffer = t->own_buffer();
+    runtime::io::recv op(t->fd, buffer, room, t->timeout_ms);
     int n = co_await op;
-    if (n > 0) t->tls->put_input(std::string_view(t->buffer.get(), static_cast<std::size_t>(n)));
+    if (n > 0) t->tls->put_input(std::string_view(buffer, static_cast<std::size_t>(n)));
     co_return n;
 }
 
 }  // namespace
 
+char* session_transport::own_buffer() {
+    if (!buffer) buffer.reset(new char[receive_bytes]);
+    return buffer.get();
+}
+
 runtime::task<int> read_plain(session_transport* t, std::string* in) {
+    if (!t->tls && t->shared_buffers) {
+        runtime::task<int> received =
+            runtime::io::recv_into(t->fd, t->shared_buffers, in, t->timeout_ms);
+        co_return co_await std::move(received);
+    }
     if (!t->tls) {
-        runtime::io::recv op(t->fd, t->buffer.get(), session_transport::receive_bytes,
-                             t->timeout_ms);
+        char* buffer = t->own_buffer();
+        runtime::io::recv op(t->fd, buffer, session_transport::receive_bytes, t->timeout_ms);
         int n = co_await op;
-        if (n > 0) in->append(t->buffer.get(), static_cast<std::size_t>(n));
+        if (n > 0) in->append(buffer, static_cast<std::size_t>(n));
         co_return n;
     }
     // Each round decrypts what is buffered or receives more; bounded, since every

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "ringmta/runtime/buffer_ring.h"
 #include "ringmta/runtime/task.h"
 #include "ringmta/tls/context.h"
 #include "ringmta/tls/session.h"
@@ -16,10 +17,16 @@ namespace ringmta::ingress {
 struct session_transport {
     int fd = -1;
     std::uint64_t timeout_ms = 0;
-    std::unique_ptr<char[]> buffer;              // one receive buffer per session
+    // Plaintext receives take a buffer from the shard's provided-buffer ring only
+    // while data is there, so a waiting session holds none. Under TLS (whose input
+    // must fit the session's input room) or without a ring (kernels before 5.19),
+    // the session allocates its own buffer on first use.
+    runtime::buffer_ring* shared_buffers = nullptr;
+    std::unique_ptr<char[]> buffer;
     std::unique_ptr<tls::session> tls;
 
     static constexpr std::size_t receive_bytes = 16 * 1024;
+    char* own_buffer();
 };
 
 // Appends the plaintext that is available (waiting for some if none is): the

@@ -17,6 +17,8 @@ namespace {
 
 // Presizing the content buffer from MAIL SIZE= goes no further than this.
 constexpr std::uint64_t content_reserve_bytes_max = 1u << 20;
+// Between transactions the content buffer keeps at most this much capacity.
+constexpr std::size_t content_keep_bytes_max = 64u << 10;
 
 bool is_bad_command(int code) { return (code >= 500 && code <= 504) || code == 555; }
 
@@ -106,7 +108,13 @@ void server_protocol::reset_transaction() {
     _env.rcpt.clear();
     _mail_given = false;
     _rcpt_attempted = false;
-    _content.clear();
+    // Small buffers are reused from message to message; a large one (a refused or
+    // unusually big message) is released, so an idle session holds little.
+    if (_content.capacity() > content_keep_bytes_max) {
+        std::string().swap(_content);
+    } else {
+        _content.clear();
+    }
     _bdat_used = false;
     _chunk_too_big = false;
     _chunk_bytes_total = 0;

@@ -22,6 +22,7 @@
 #include "ringmta/journal/journal.h"
 #include "ringmta/queue/scheduler.h"
 #include "ringmta/runtime/acceptor.h"
+#include "ringmta/runtime/buffer_ring.h"
 #include "ringmta/runtime/task.h"
 #include "ringmta/smtp/server_protocol.h"
 #include "ringmta/tls/context.h"
@@ -59,6 +60,10 @@ struct ingress_context {
     // This shard's share of max_connections_per_ip / connection_rate_per_ip; clients
     // in relay_networks are exempt. Null: no per-client limits.
     std::unique_ptr<client_limits> limits;
+    // Plaintext receive buffers (io_uring provided buffers, group 1 of this shard's
+    // ring), made by the first run_listener; null where the kernel lacks them.
+    std::unique_ptr<runtime::buffer_ring> receive_buffers;
+    bool receive_buffers_tried = false;
     bool stopping = false;
 };
 
