@@ -90,11 +90,13 @@ def run_path(ctx, path, p, rundir, point_text):
     os.chmod(rundir, 0o755)   # unprivileged Postfix daemons open files below it
     own_sink = None if path == "target" else bl.RingmtaSink(w, rundir, "127.0.0.1", 0,
                                                              SINK_SHARDS)
-    sink = CountFrom(own_sink) if own_sink else ctx.target_sink()
+    sink = CountFrom(own_sink) if own_sink else None
     gen, relay, sampler, acct = bl.Blast(w, rundir), None, None, None
     res = {"ok": False, "messages": a.messages or 0, "delivered": 0}
     label = f"{path} {point_text}"
     try:
+        if sink is None:
+            sink = ctx.target_sink()
         if own_sink:
             own_sink.start()
             sink.proc, sink.out, sink.port = own_sink.proc, own_sink.out, own_sink.port

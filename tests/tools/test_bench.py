@@ -117,7 +117,12 @@ def check_tiny_sweep(ctx):
 def check_target_mode(ctx):
     """--target: ringmta-bench drives a relay it did not start; the relay routes to
     the sink address given with --sink-listen."""
-    sink_port, port = free_port(), free_port()
+    sink_port = free_port()
+    port = free_port()
+    for _ in range(100):   # the kernel may hand out the port it just freed again
+        if port != sink_port:
+            break
+        port = free_port()
     spool = os.path.join(ctx.workdir, "target-spool")
     config = os.path.join(ctx.workdir, "target.toml")
     with open(config, "w") as f:
