@@ -41,6 +41,9 @@ struct transaction {
     std::vector<std::uint32_t> deferred;
     std::vector<engine::final_result> finals;
     smtp::reply last;
+    // A pooled connection the receiver had closed: not even RSET was answered,
+    // so nothing of the job was sent and it may run again on a new connection.
+    bool stale = false;
 
     engine::outcome_context where() const { return context_of(*c); }
 
@@ -170,6 +173,10 @@ runtime::task<bool> run_transaction(transaction* t, bool reset) {
     }
     std::vector<smtp::reply> replies;
     int rc = co_await exchange(c, t->commands(reset), &replies, reply_ms);
+    if (rc < 0 && reset && (replies.empty() || replies[0].code == 0)) {
+        t->stale = true;
+        co_return false;
+    }
     if (rc < 0) {
         t->lose(rcpts, rc);
         co_return false;
@@ -277,6 +284,26 @@ runtime::task<void> run_connection(engine* e, engine::pool* p) {
             ++j.attempts;
             transaction t{e, p, &c, &j, {}, {}, {}};
             alive = co_await run_transaction(&t, sent > 0);
+            if (t.stale) {
+                // Reconnect once and run the same job again, instead of deferring
+                // it for retry_min because the pooled connection had died.
+                --j.attempts;
+                ::close(c.fd);
+                c.fd = -1;
+                c.tls.reset();
+                std::vector<candidate> fresh = co_await find_candidates(e, p, &why);
+                bool reopened = !fresh.empty() &&
+                                co_await open_connection(e, p, &c, std::move(fresh), &why);
+                if (reopened) {
+                    sent = 0;
+                    alive = true;
+                    continue;
+                }
+                ++j.attempts;
+                engine::outcome_context where{{}, {}, runtime::unix_ms()};
+                e->defer_job(*p, std::move(j), why, where);
+                break;
+            }
             t.settle();
             if (!alive || ++sent >= per_connection) break;
             alive = co_await next_job(e, p, &c, &j);
