@@ -135,6 +135,9 @@ void describe_journal(std::string& out, const journal_config& journal) {
     add_line(out, "segment_size", detail::quote(format_size(journal.segment_size)));
     add_line(out, "max_spool_size", detail::quote(format_size(journal.max_spool_size)),
              journal.max_spool_size == 0 ? "no limit but the disk" : "");
+    add_line(out, "cache_size", detail::quote(format_size(journal.cache_size)),
+             journal.cache_size == 0 ? "every body is read back from the journal" : "");
+    add_line(out, "commit_delay", detail::quote(format_duration(journal.commit_delay)));
 }
 
 void describe_routes(std::string& out, const std::vector<route>& routes) {

@@ -354,6 +354,8 @@ void read_journal(const toml::table& root, issue_list& issues, journal_config& o
     if (!mode.empty()) out.durability = mode == "nosync" ? durability::nosync : durability::fsync;
     reader.read_size("segment_size", out.segment_size, segment_size_min, segment_size_max);
     reader.read_size("max_spool_size", out.max_spool_size, 0, spool_size_max);
+    reader.read_size("cache_size", out.cache_size, 0, spool_size_max);
+    reader.read_duration("commit_delay", out.commit_delay, 0ms, 100ms);
     reader.check_unknown(journal_keys);
 }
 

@@ -28,8 +28,8 @@ inline constexpr std::array<std::string_view, 15> delivery_keys{
     "connect_timeout", "reply_timeout", "data_timeout",
     "connection_idle_timeout", "ehlo_name", "port", "source_address", "tls_ca_file",
     "host_down_time"};
-inline constexpr std::array<std::string_view, 3> journal_keys{"durability", "segment_size",
-                                                              "max_spool_size"};
+inline constexpr std::array<std::string_view, 5> journal_keys{"durability", "segment_size",
+                                                              "max_spool_size", "cache_size", "commit_delay"};
 inline constexpr std::array<std::string_view, 4> dns_keys{"resolvers", "timeout", "attempts",
                                                           "cache_entries"};
 // The keys of one [domains."example.net"] table.

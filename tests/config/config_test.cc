@@ -58,6 +58,8 @@ ehlo_name = "out.example.com"
 durability = "nosync"
 segment_size = 134217728
 max_spool_size = "10GB"
+cache_size = "16MB"
+commit_delay = "2ms"
 
 [routes]
 "Example.NET" = ["127.0.0.2:2626", "[::1]:2627"]
@@ -104,6 +106,8 @@ TEST_CASE("defaults match the documented values") {
     CHECK(c.journal.durability == durability::fsync);
     CHECK(c.journal.segment_size == 64ull << 20);
     CHECK(c.journal.max_spool_size == 0);
+    CHECK(c.journal.cache_size == 64ull << 20);
+    CHECK(c.journal.commit_delay == 0ms);
     CHECK(c.routes.empty());
 }
 
@@ -158,6 +162,8 @@ TEST_CASE("a file that sets every key") {
     CHECK(c.journal.durability == durability::nosync);
     CHECK(c.journal.segment_size == 128ull << 20);
     CHECK(c.journal.max_spool_size == 10ull << 30);
+    CHECK(c.journal.cache_size == 16ull << 20);
+    CHECK(c.journal.commit_delay == 2ms);
     REQUIRE(c.routes.size() == 3);  // in file order, domains lower-cased
     CHECK(c.routes[0].domain == "example.net");
     CHECK(c.routes[0].next_hops.size() == 2);

@@ -16,7 +16,8 @@ TEST_CASE("an unknown key is named, with a suggestion") {
           "(did you mean \"max_message_size\"?)");
     CHECK(load_error("[journal]\ncompression = true\n") ==
           "ringmta.toml:2:1: journal.compression: unknown key "
-          "([journal] has: durability, segment_size, max_spool_size)");
+          "([journal] has: durability, segment_size, max_spool_size, cache_size, "
+          "commit_delay)");
     CHECK(load_error("[ingress]\nhostname = \"mx\"\n") ==
           "ringmta.toml:2:1: ingress.hostname: unknown key in [ingress]; "
           "it belongs in [server]");

@@ -109,6 +109,12 @@ struct journal_config {
     // The most disk the spool's segments may take (all shards together); 0: no limit
     // but the disk. When it (or the disk) is full, ingress answers 452 4.3.1.
     std::uint64_t max_spool_size = 0;
+    // Message envelopes and bodies kept in memory for delivery (all shards
+    // together); the rest are read back from the journal when due. 0: always read back.
+    std::uint64_t cache_size = 64ull << 20;
+    // Group commit: how long a batch waits for more appends before its write and
+    // fdatasync (0: written at the end of the reactor turn that made it).
+    duration_ms commit_delay = duration_ms(0);
 };
 
 // A static route: mail for the domain goes to these next hops instead of its MX.
