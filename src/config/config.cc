@@ -3,6 +3,7 @@
 #include <ringmta/config/config.h>
 
 #include "loader.h"
+#include "text.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -59,19 +60,6 @@ std::string read_file(const std::string& path) {
     }
 }
 
-char lower(char c) noexcept {
-    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-// domain equals key, ignoring case in domain; keys are stored lower case.
-bool equals_lower(std::string_view domain, std::string_view key) noexcept {
-    if (domain.size() != key.size()) return false;
-    for (std::size_t i = 0; i < key.size(); ++i) {
-        if (lower(domain[i]) != key[i]) return false;
-    }
-    return true;
-}
-
 }  // namespace
 
 namespace detail {
@@ -111,6 +99,8 @@ config load_string(std::string_view toml_text, std::string_view source_name) {
 }
 
 namespace {
+
+using detail::equals_lower;
 
 // The entry for a domain among entries with a `domain` key: an exact match
 // (case-insensitive, a trailing dot ignored), else the longest ".parent" suffix

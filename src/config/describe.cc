@@ -38,6 +38,15 @@ std::string list(const std::vector<T>& items) {
     return out + "]";
 }
 
+std::string quoted_list(const std::vector<std::string>& items) {
+    std::string out = "[";
+    for (const std::string& item : items) {
+        if (out.size() > 1) out += ", ";
+        out += detail::quote(item);
+    }
+    return out + "]";
+}
+
 std::string quoted_duration(duration_ms duration) {
     return detail::quote(format_duration(duration));
 }
@@ -116,14 +125,66 @@ void describe_dns(std::string& out, const dns_config& dns) {
     add_line(out, "cache_entries", std::to_string(dns.cache_entries), "per shard");
 }
 
+// The limit keys; a destination's 0 in the first three means "the [delivery]
+// default" and is left out (0 is out of range there).
+void describe_limits(std::string& out, const throttle_limits& limits, bool for_source) {
+    auto count = [&](std::string_view key, std::uint64_t value) {
+        if (value != 0 || for_source) {
+            add_line(out, key, std::to_string(value), value == 0 ? "no limit" : "");
+        }
+    };
+    count("max_connections", limits.max_connections);
+    count("max_messages_per_connection", limits.max_messages_per_connection);
+    count("max_recipients_per_message", limits.max_recipients_per_message);
+    add_line(out, "message_rate", detail::quote(format_rate(limits.message_rate)),
+             limits.message_rate.unlimited() ? "no limit" : "");
+    add_line(out, "connection_rate", detail::quote(format_rate(limits.connection_rate)),
+             limits.connection_rate.unlimited() ? "no limit" : "");
+    add_line(out, "max_deliveries_per_day", std::to_string(limits.max_deliveries_per_day),
+             limits.max_deliveries_per_day == 0 ? "no limit" : "per UTC day");
+}
+
+void describe_backoff(std::string& out, const backoff_policy& backoff) {
+    add_line(out, "backoff_patterns", quoted_list(backoff.patterns),
+             "besides 421, refusals, timeouts");
+    add_line(out, "backoff_suspend_after", std::to_string(backoff.suspend_after),
+             backoff.suspend_after == 0 ? "never suspend" : "consecutive failures");
+    add_line(out, "backoff_suspend_time", quoted_duration(backoff.suspend_time));
+    add_line(out, "backoff_floor_percent", std::to_string(backoff.floor_percent));
+}
+
+void describe_sources(std::string& out, const std::string& path,
+                      const std::vector<source_limits>& sources) {
+    for (const source_limits& source : sources) {
+        out += "\n[" + path + "." + detail::quote(source.address) + "]\n";
+        describe_limits(out, source.limits, true);
+    }
+}
+
 void describe_domains(std::string& out, const std::vector<domain_policy>& domains) {
     if (domains.empty()) {
         out += "\n# [domains.\"example.net\"]: none; every domain uses tls = "
-               "\"opportunistic\"\n";
+               "\"opportunistic\" and the [delivery] limits\n";
     }
     for (const domain_policy& entry : domains) {
-        out += "\n[domains." + detail::quote(entry.domain) + "]\n";
+        std::string path = "domains." + detail::quote(entry.domain);
+        out += "\n[" + path + "]\n";
         add_line(out, "tls", detail::quote(tls_policy_name(entry.tls)));
+        describe_limits(out, entry.limits, false);
+        describe_backoff(out, entry.backoff);
+        describe_sources(out, path + ".sources", entry.sources);
+    }
+}
+
+void describe_groups(std::string& out, const std::vector<group_policy>& groups) {
+    for (const group_policy& group : groups) {
+        std::string path = "groups." + detail::quote(group.name);
+        out += "\n[" + path + "]\n";
+        add_line(out, "domains", quoted_list(group.domains));
+        add_line(out, "mx", quoted_list(group.mx));
+        describe_limits(out, group.limits, false);
+        describe_backoff(out, group.backoff);
+        describe_sources(out, path + ".sources", group.sources);
     }
 }
 
@@ -159,6 +220,8 @@ std::string describe(const config& settings) {
     describe_journal(out, settings.journal);
     describe_dns(out, settings.dns);
     describe_domains(out, settings.domains);
+    describe_groups(out, settings.groups);
+    describe_sources(out, "sources", settings.sources);
     describe_routes(out, settings.routes);
     return out;
 }

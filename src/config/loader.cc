@@ -1,272 +1,22 @@
-// Reads ringmta.toml with toml++ and validates it into a config. This is the only
-// file that includes toml++ (a heavy header; compile time matters on small hosts).
+// Reads ringmta.toml with toml++ and validates it into a config. Only this file,
+// section_reader.cc and throttle_loader.cc include toml++ (a heavy header; compile
+// time matters on small hosts).
 // Every error is collected with its position and the one first in the file is
 // thrown, so an operator fixes them top to bottom rather than in toml++'s
 // (alphabetical) key order. Cross-field rules run once every value is valid.
 #include "loader.h"
 
-#include "issue_list.h"
-#include "schema.h"
+#include "section_reader.h"
 #include "text.h"
+#include "throttle_loader.h"
 
-#include <toml++/toml.h>
-
-#include <algorithm>
 #include <array>
-#include <span>
-#include <sstream>
-#include <vector>
 
 namespace ringmta::config::detail {
 
 namespace {
 
 using namespace std::chrono_literals;
-
-position position_of(const toml::source_region& region) {
-    if (!region.begin) return {};
-    return {region.begin.line, region.begin.column};
-}
-
-// "an integer (5)", "a string (\"5\")": what the operator wrote, named and quoted.
-std::string kind_and_value(const toml::node& node) {
-    std::ostringstream text;
-    switch (node.type()) {
-        case toml::node_type::string:
-            return "a string (" + quote(node.as_string()->get()) + ")";
-        case toml::node_type::integer: text << "an integer (" << *node.as_integer(); break;
-        case toml::node_type::floating_point:
-            text << "a floating-point number (" << *node.as_floating_point();
-            break;
-        case toml::node_type::boolean: text << "a boolean (" << *node.as_boolean(); break;
-        case toml::node_type::date: text << "a date (" << *node.as_date(); break;
-        case toml::node_type::time: text << "a time (" << *node.as_time(); break;
-        case toml::node_type::date_time: text << "a date-time (" << *node.as_date_time(); break;
-        case toml::node_type::array: return "a list";
-        case toml::node_type::table: return "a table";
-        default: return "nothing";
-    }
-    text << ")";
-    return text.str();
-}
-
-// Reads the keys of one section into typed fields. A missing key keeps the
-// default; a bad one becomes an issue at its value and leaves the field alone.
-class section_reader {
-public:
-    section_reader(std::string_view section, const toml::table* table, issue_list& issues)
-        : _section(section), _table(table), _issues(issues) {}
-
-    const toml::node* find(std::string_view key) const {
-        return _table == nullptr ? nullptr : _table->get(key);
-    }
-
-    std::string full_key(std::string_view key) const {
-        return std::string(_section) + "." + display_key(key);
-    }
-
-    void fail(const toml::node& node, std::string_view key, std::string message) {
-        _issues.add(position_of(node.source()), full_key(key), std::move(message));
-    }
-
-    // Runs convert(); a config_error it throws becomes an issue at node.
-    template <class Convert>
-    bool attempt(const toml::node& node, std::string_view key, Convert&& convert) {
-        try {
-            convert();
-            return true;
-        } catch (const config_error& error) {
-            fail(node, key, error.what());
-            return false;
-        }
-    }
-
-    void read_string(std::string_view key, std::string& out,
-                     void (*check)(const std::string&) = nullptr);
-    void read_unsigned(std::string_view key, unsigned& out, unsigned min, unsigned max);
-    void read_bool(std::string_view key, bool& out);
-    void read_rate(std::string_view key, rate& out);
-    void read_size(std::string_view key, std::uint64_t& out, std::uint64_t min,
-                   std::uint64_t max);
-    void read_duration(std::string_view key, duration_ms& out, duration_ms min,
-                       duration_ms max);
-    // A list of strings (or one string) parsed into T; empty_message is the error
-    // for an empty list, or empty when an empty list is allowed.
-    template <class T>
-    bool read_list(std::string_view key, std::vector<T>& out, T (*parse)(std::string_view),
-                   std::string_view empty_message);
-    void check_unknown(std::span<const std::string_view> known);
-
-private:
-    std::string_view _section;
-    const toml::table* _table;
-    issue_list& _issues;
-};
-
-void section_reader::read_string(std::string_view key, std::string& out,
-                                 void (*check)(const std::string&)) {
-    const toml::node* node = find(key);
-    if (node == nullptr) return;
-    attempt(*node, key, [&] {
-        const auto* text = node->as_string();
-        if (text == nullptr) throw config_error("expected a string, got " + kind_and_value(*node));
-        std::string value = text->get();
-        if (value.find('\0') != std::string::npos) {
-            throw config_error(quote(value) + " contains a NUL character");
-        }
-        if (check != nullptr) check(value);
-        out = std::move(value);
-    });
-}
-
-void section_reader::read_unsigned(std::string_view key, unsigned& out, unsigned min,
-                                   unsigned max) {
-    const toml::node* node = find(key);
-    if (node == nullptr) return;
-    attempt(*node, key, [&] {
-        const auto* number = node->as_integer();
-        if (number == nullptr) {
-            throw config_error("expected an integer, got " + kind_and_value(*node));
-        }
-        std::int64_t value = number->get();
-        if (value < min || value > max) {
-            throw config_error(std::to_string(value) + " is out of range (" +
-                               std::to_string(min) + " to " + std::to_string(max) + ")");
-        }
-        out = static_cast<unsigned>(value);
-    });
-}
-
-void section_reader::read_bool(std::string_view key, bool& out) {
-    const toml::node* node = find(key);
-    if (node == nullptr) return;
-    attempt(*node, key, [&] {
-        const auto* value = node->as_boolean();
-        if (value == nullptr) {
-            throw config_error("expected true or false, got " + kind_and_value(*node));
-        }
-        out = value->get();
-    });
-}
-
-void section_reader::read_rate(std::string_view key, rate& out) {
-    const toml::node* node = find(key);
-    if (node == nullptr) return;
-    attempt(*node, key, [&] {
-        if (const auto* number = node->as_integer(); number != nullptr && number->get() == 0) {
-            out = rate{};
-            return;
-        }
-        const auto* text = node->as_string();
-        if (text == nullptr) {
-            throw config_error("expected a rate such as \"100/s\" or \"5000/h\", got " +
-                               kind_and_value(*node));
-        }
-        out = parse_rate(text->get());
-    });
-}
-
-void section_reader::read_size(std::string_view key, std::uint64_t& out, std::uint64_t min,
-                               std::uint64_t max) {
-    const toml::node* node = find(key);
-    if (node == nullptr) return;
-    attempt(*node, key, [&] {
-        std::uint64_t value = 0;
-        std::string shown;
-        if (const auto* number = node->as_integer()) {
-            shown = std::to_string(number->get());
-            if (number->get() < 0) throw config_error(shown + " is not a size (it is negative)");
-            value = static_cast<std::uint64_t>(number->get());
-        } else if (const auto* text = node->as_string()) {
-            shown = quote(text->get());
-            value = parse_size(text->get());
-        } else {
-            throw config_error("expected a size such as \"50MB\" or a number of bytes, got " +
-                               kind_and_value(*node));
-        }
-        if (value < min || value > max) {
-            throw config_error(shown + " is out of range (" + format_size(min) + " to " +
-                               format_size(max) + ")");
-        }
-        out = value;
-    });
-}
-
-void section_reader::read_duration(std::string_view key, duration_ms& out, duration_ms min,
-                                   duration_ms max) {
-    const toml::node* node = find(key);
-    if (node == nullptr) return;
-    attempt(*node, key, [&] {
-        const auto* text = node->as_string();
-        if (text == nullptr) {
-            std::string hint;
-            if (const auto* number = node->as_integer()) {
-                hint = "; durations need a unit, e.g. \"" + std::to_string(number->get()) + "s\"";
-            }
-            throw config_error("expected a duration such as \"30s\" or \"5m\", got " +
-                               kind_and_value(*node) + hint);
-        }
-        duration_ms value = parse_duration(text->get());
-        if (value < min || value > max) {
-            throw config_error(quote(text->get()) + " is out of range (" + format_duration(min) +
-                               " to " + format_duration(max) + ")");
-        }
-        out = value;
-    });
-}
-
-template <class T>
-bool section_reader::read_list(std::string_view key, std::vector<T>& out,
-                               T (*parse)(std::string_view), std::string_view empty_message) {
-    const toml::node* node = find(key);
-    if (node == nullptr) return true;
-    std::vector<const toml::node*> items;
-    if (node->is_string()) {
-        items.push_back(node);
-    } else if (const auto* array = node->as_array()) {
-        for (const toml::node& item : *array) items.push_back(&item);
-    } else {
-        fail(*node, key, "expected a list of strings, got " + kind_and_value(*node));
-        return false;
-    }
-    if (items.empty() && !empty_message.empty()) {
-        fail(*node, key, std::string(empty_message));
-        return false;
-    }
-    std::vector<T> values;
-    bool ok = true;
-    for (const toml::node* item : items) {
-        ok &= attempt(*item, key, [&] {
-            const auto* text = item->as_string();
-            if (text == nullptr) {
-                throw config_error("expected a string, got " + kind_and_value(*item));
-            }
-            T value = parse(text->get());
-            for (const T& seen : values) {
-                if (seen.text != value.text) continue;
-                std::string as = value.text == text->get() ? "" : " (as " + quote(seen.text) + ")";
-                throw config_error(quote(text->get()) + " is listed twice" + as);
-            }
-            values.push_back(std::move(value));
-        });
-    }
-    if (ok) out = std::move(values);
-    return ok;
-}
-
-void section_reader::check_unknown(std::span<const std::string_view> known) {
-    if (_table == nullptr) return;
-    for (const auto& [key, node] : *_table) {
-        if (contains(known, key.str())) continue;
-        _issues.add(position_of(key.source()), full_key(key.str()),
-                    unknown_key_message(_section, key.str(), known));
-    }
-}
-
-const toml::table* section_table(const toml::table& root, std::string_view name) {
-    const toml::node* node = root.get(name);
-    return node == nullptr ? nullptr : node->as_table();
-}
 
 void check_root(const toml::table& root, issue_list& issues) {
     for (const auto& [key, node] : root) {
@@ -368,48 +118,8 @@ void read_dns(const toml::table& root, issue_list& issues, dns_config& out) {
     reader.check_unknown(dns_keys);
 }
 
-// `example.net = [...]` without quotes is a table "example" holding "net".
-std::string dotted_path(std::string_view key, const toml::node& node) {
-    std::string path(key);
-    const toml::node* at = &node;
-    while (at->is_table() && !at->as_table()->empty()) {
-        auto first = at->as_table()->cbegin();
-        path += "." + std::string(first->first.str());
-        at = &first->second;
-    }
-    return path;
-}
-
-template <class T>
-struct placed {
-    position where;
-    T value;
-};
 using placed_route = placed<route>;
 
-// Entries keyed by domain, in file order (so describe() lists them as the
-// operator wrote them); a domain given twice is an issue at its second place.
-// `what` names an entry in the message: "a route for", "settings for".
-template <class T>
-std::vector<T> in_file_order(std::vector<placed<T>> entries, std::string_view section,
-                             std::string_view what, std::string_view verb,
-                             issue_list& issues) {
-    std::sort(entries.begin(), entries.end(),
-              [](const placed<T>& a, const placed<T>& b) { return a.where < b.where; });
-    std::vector<T> values;
-    for (std::size_t i = 0; i < entries.size(); ++i) {
-        const std::string& domain = entries[i].value.domain;
-        for (std::size_t j = 0; j < i; ++j) {
-            if (entries[j].value.domain != domain) continue;
-            issues.add(entries[i].where, std::string(section) + "." + display_key(domain),
-                       std::string(what) + " " + quote(domain) + " " + std::string(verb) +
-                           " already given on line " + std::to_string(entries[j].where.line) +
-                           " (domains ignore case)");
-        }
-    }
-    for (placed<T>& entry : entries) values.push_back(std::move(entry.value));
-    return values;
-}
 
 std::vector<placed_route> read_route_entries(const toml::table& table, issue_list& issues) {
     section_reader reader("routes", &table, issues);
@@ -445,46 +155,6 @@ void read_routes(const toml::table& root, issue_list& issues, std::vector<route>
     if (table == nullptr) return;
     out = in_file_order(read_route_entries(*table, issues), "routes", "a route for", "is",
                         issues);
-}
-
-// [domains."example.net"] tables, in file order; keys as in [routes].
-void read_domains(const toml::table& root, issue_list& issues,
-                  std::vector<domain_policy>& out) {
-    const toml::table* table = section_table(root, "domains");
-    if (table == nullptr) return;
-    std::vector<placed<domain_policy>> entries;
-    for (const auto& [key, node] : *table) {
-        position where = position_of(key.source());
-        std::string domain = route_domain(key.str());
-        const toml::table* settings = node.as_table();
-        if (settings == nullptr) {
-            issues.add(where, "domains." + display_key(key.str()),
-                       "expected a table of settings, e.g. [domains.\"example.net\"] with "
-                       "tls = \"required\" under it, got " + kind_and_value(node));
-            continue;
-        }
-        if (domain.empty() || (domain != "*" && domain.find('.') == std::string::npos &&
-                               settings->size() == 1 && settings->cbegin()->second.is_table())) {
-            std::string path = dotted_path(key.str(), node);
-            issues.add(where, "domains." + display_key(key.str()),
-                       domain.empty() ? quote(key.str()) + " is not a domain name (use "
-                                        "\"example.net\", \".example.net\" for its "
-                                        "subdomains, or \"*\")"
-                                      : "write the domain in quotes, [domains." +
-                                            quote(path.substr(0, path.rfind('.'))) +
-                                            "]; unquoted, its dots make nested TOML tables");
-            continue;
-        }
-        std::string section = "domains." + display_key(key.str());
-        section_reader reader(section, settings, issues);
-        domain_policy value{domain};
-        std::string tls;
-        reader.read_string("tls", tls, check_tls_policy);
-        if (!tls.empty()) value.tls = parse_tls_policy(tls);
-        reader.check_unknown(domain_keys);
-        entries.push_back({where, std::move(value)});
-    }
-    out = in_file_order(std::move(entries), "domains", "settings for", "are", issues);
 }
 
 // The raw text of a key's value, or the effective value marked as the default.
@@ -555,7 +225,7 @@ void apply_toml(std::string_view toml_text, std::string_view source_name, config
     read_delivery(root, issues, settings.delivery);
     read_journal(root, issues, settings.journal);
     read_dns(root, issues, settings.dns);
-    read_domains(root, issues, settings.domains);
+    read_throttle_sections(root, issues, settings);
     read_routes(root, issues, settings.routes);
     issues.throw_first(source_name);
     check_relations(root, issues, settings);

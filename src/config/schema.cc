@@ -65,7 +65,7 @@ std::string unknown_section_message(std::string_view name) {
         return "unknown section (did you mean [" + std::string(*close) + "]?)";
     }
     return "unknown section (sections are: [server], [ingress], [delivery], [journal], "
-           "[dns], [domains], [routes])";
+           "[dns], [domains], [groups], [sources], [routes])";
 }
 
 void check_host_name(const std::string& value) {

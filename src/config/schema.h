@@ -13,8 +13,9 @@
 
 namespace ringmta::config::detail {
 
-inline constexpr std::array<std::string_view, 7> section_names{
-    "server", "ingress", "delivery", "journal", "dns", "domains", "routes"};
+inline constexpr std::array<std::string_view, 9> section_names{
+    "server", "ingress", "delivery", "journal", "dns", "domains", "groups", "sources",
+    "routes"};
 inline constexpr std::array<std::string_view, 5> server_keys{
     "hostname", "shards", "spool_dir", "log_file", "accounting_log"};
 inline constexpr std::array<std::string_view, 14> ingress_keys{
@@ -32,8 +33,20 @@ inline constexpr std::array<std::string_view, 5> journal_keys{"durability", "seg
                                                               "max_spool_size", "cache_size", "commit_delay"};
 inline constexpr std::array<std::string_view, 4> dns_keys{"resolvers", "timeout", "attempts",
                                                           "cache_entries"};
-// The keys of one [domains."example.net"] table.
-inline constexpr std::array<std::string_view, 1> domain_keys{"tls"};
+// The keys of one [domains."example.net"] table, of one [groups."name"] table and
+// of one [sources."192.0.2.10"] table (also nested: [domains."x".sources."ip"]).
+inline constexpr std::array<std::string_view, 12> domain_keys{
+    "tls", "max_connections", "max_messages_per_connection", "max_recipients_per_message",
+    "message_rate", "connection_rate", "max_deliveries_per_day", "backoff_patterns",
+    "backoff_suspend_after", "backoff_suspend_time", "backoff_floor_percent", "sources"};
+inline constexpr std::array<std::string_view, 13> group_keys{
+    "domains", "mx", "max_connections", "max_messages_per_connection",
+    "max_recipients_per_message", "message_rate", "connection_rate",
+    "max_deliveries_per_day", "backoff_patterns", "backoff_suspend_after",
+    "backoff_suspend_time", "backoff_floor_percent", "sources"};
+inline constexpr std::array<std::string_view, 6> source_keys{
+    "max_connections", "max_messages_per_connection", "max_recipients_per_message",
+    "message_rate", "connection_rate", "max_deliveries_per_day"};
 
 // Bounds of every number a user can set. Lower bounds keep a typo from turning a
 // limit off; upper bounds keep one from exhausting memory or file descriptors.
@@ -50,6 +63,10 @@ inline constexpr unsigned destination_connections_max = 10'000;
 inline constexpr unsigned messages_per_connection_max = 1'000'000;
 inline constexpr unsigned dns_attempts_max = 10;
 inline constexpr unsigned dns_cache_entries_max = 10'000'000;
+inline constexpr std::uint64_t deliveries_per_day_max = 1'000'000'000;
+inline constexpr unsigned suspend_after_max = 1000;
+inline constexpr std::size_t backoff_patterns_max = 64;
+inline constexpr std::size_t group_names_max = 10'000;   // domains or mx patterns a group lists
 
 bool contains(std::span<const std::string_view> names, std::string_view name);
 

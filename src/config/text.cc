@@ -49,6 +49,16 @@ std::string lowercase(std::string_view text) {
     return out;
 }
 
+bool equals_lower(std::string_view text, std::string_view lower_key) noexcept {
+    if (text.size() != lower_key.size()) return false;
+    for (std::size_t i = 0; i < lower_key.size(); ++i) {
+        char c = text[i];
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        if (c != lower_key[i]) return false;
+    }
+    return true;
+}
+
 namespace {
 
 constexpr std::size_t domain_chars_max = 253;  // RFC 1035 2.3.4, without the root dot

@@ -14,6 +14,10 @@ std::string quote(std::string_view text);
 
 std::string lowercase(std::string_view text);
 
+// `text` equals `lower_key`, ignoring case in text only (keys are stored lower
+// case). Allocates nothing.
+bool equals_lower(std::string_view text, std::string_view lower_key) noexcept;
+
 // Letters, digits and hyphens in dot-separated labels of 1-63 characters, no
 // label starting or ending with a hyphen, at most 253 characters. No trailing dot.
 bool is_domain_name(std::string_view text);

@@ -73,9 +73,12 @@ TEST_CASE("[domains] mistakes are named with their position") {
           "\"none\", \"opportunistic\", \"required\" or \"verify\")");
     CHECK(load_error("[domains.\"example.com\"]\nttls = \"none\"\n") ==
           "ringmta.toml:2:1: domains.\"example.com\".ttls: unknown key (did you mean \"tls\"?)");
-    CHECK(load_error("[domains.\"example.com\"]\nrate = 5\n") ==
-          "ringmta.toml:2:1: domains.\"example.com\".rate: unknown key "
-          "([domains.\"example.com\"] has: tls)");
+    CHECK(load_error("[domains.\"example.com\"]\ncolour = 5\n") ==
+          "ringmta.toml:2:1: domains.\"example.com\".colour: unknown key "
+          "([domains.\"example.com\"] has: tls, max_connections, max_messages_per_connection, "
+          "max_recipients_per_message, message_rate, connection_rate, max_deliveries_per_day, "
+          "backoff_patterns, backoff_suspend_after, backoff_suspend_time, "
+          "backoff_floor_percent, sources)");
     CHECK(load_error("[domains]\ntls = \"none\"\n") ==
           "ringmta.toml:2:1: domains.tls: expected a table of settings, e.g. "
           "[domains.\"example.net\"] with tls = \"required\" under it, got a string "

@@ -13,10 +13,12 @@
 #include <ringmta/config/cidr.h>
 #include <ringmta/config/config_error.h>
 #include <ringmta/config/endpoint.h>
+#include <ringmta/config/throttle.h>
 #include <ringmta/config/units.h>
 
 #include <chrono>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -97,9 +99,23 @@ struct dns_config {
 
 // [domains."example.net"]: settings for mail to a domain. Keys as in [routes]:
 // "example.net", ".example.net" (its subdomains) or "*" (every other domain).
+// A key an entry does not set takes the "*" entry's value, else the default.
+// A ".example.net" or "*" entry gives each matching domain a budget of its own.
 struct domain_policy {
     std::string domain;
     tls_policy tls = tls_policy::opportunistic;
+    throttle_limits limits;               // see throttle.h; config::limits_for resolves 0s
+    backoff_policy backoff;
+    std::vector<source_limits> sources;   // [domains."x".sources."ip"]: x from that ip
+};
+
+// The budget one delivery attempt to a domain draws on (config::throttle_for).
+struct throttle_scope {
+    std::string key;                      // "example.net", or "group:google" for a group
+    throttle_limits limits;               // resolved: no 0 where [delivery] has a default
+    const backoff_policy* backoff = nullptr;            // points into the config
+    const std::vector<source_limits>* sources = nullptr;  // per-source limits of the key
+    const group_policy* group = nullptr;  // the group, or nullptr
 };
 
 struct journal_config {
@@ -131,6 +147,10 @@ struct config {
     dns_config dns;
     // In file order; policy_for() picks the one for a domain.
     std::vector<domain_policy> domains;
+    // [groups."name"]: domains sharing one budget, in file order.
+    std::vector<group_policy> groups;
+    // [sources."192.0.2.10"]: limits on everything sent from a source address.
+    std::vector<source_limits> sources;
     // [routes] "example.net" = ["127.0.0.2:2626", ...]. "*" is the default route;
     // ".example.net" matches any subdomain of example.net (not example.net itself).
     std::vector<route> routes;
@@ -143,6 +163,20 @@ struct config {
     // The [domains] entry for a domain by the same rules as find_route, else the
     // built-in defaults (tls = "opportunistic"). Allocates nothing.
     const domain_policy& policy_for(std::string_view domain) const noexcept;
+    // The group a domain belongs to: one listing it in `domains`, else the first
+    // whose `mx` patterns match one of the domain's exchanger hosts; nullptr if
+    // none. Allocates nothing.
+    const group_policy* group_for(std::string_view domain,
+                                  std::span<const std::string> mx_hosts = {}) const noexcept;
+    // `limits` with 0 in max_connections, max_messages_per_connection and
+    // max_recipients_per_message replaced by the [delivery] defaults.
+    throttle_limits limits_for(const throttle_limits& limits) const noexcept;
+    // The budget for mail to `domain` (its group's, if it has one) with resolved
+    // limits. Called when a destination's queue is created, not per message.
+    throttle_scope throttle_for(std::string_view domain,
+                                std::span<const std::string> mx_hosts = {}) const;
+    // [sources."ip"] for an outbound source address (canonical text), or nullptr.
+    const source_limits* source_for(std::string_view address) const noexcept;
 };
 
 config defaults();
