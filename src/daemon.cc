@@ -32,19 +32,40 @@ namespace {
 
 // Requeues a recovered message's pending recipients with the retry state the
 // journal kept for them: recipients never tried are ready now; deferred ones
-// wait for the next attempt time their last attempt record named.
-void requeue(delivery::engine& engine, const queue::message_ptr& m,
-             const journal::live_message& l) {
+// wait for the next attempt time their last attempt record named. Only the
+// resident part stays in memory; the envelope and body are read back from the
+// journal when a job of the message runs.
+void requeue(delivery::engine& engine, journal::journal& log, journal::live_message& l,
+             std::vector<std::string>& addresses) {
+    queue::message_ptr m = queue::make_message();
+    m->id = l.message.message_id;
+    m->arrival_unix_ms = l.message.arrival_unix_ms;
+    m->flags = l.message.flags;
+    m->segment_sequence = l.segment_sequence;
+    m->record_offset = l.record_offset;
+    m->record_bytes = l.record_size;
+    m->unfinished = static_cast<std::uint32_t>(l.pending.size());
+    log.pin_segment(l.segment_sequence);
+    addresses.clear();
+    for (journal::recipient_entry& e : l.message.recipients) {
+        addresses.push_back(std::move(e.address));
+    }
+    if (l.attempts.empty()) {
+        engine.submit(m, addresses, l.pending, 0, 0);
+        return;
+    }
     std::map<std::pair<std::uint32_t, std::uint64_t>, std::vector<std::uint32_t>> groups;
+    std::size_t next = 0;   // l.attempts is ascending by recipient, as is l.pending
     for (std::uint32_t index : l.pending) {
+        while (next < l.attempts.size() && l.attempts[next].recipient_index < index) ++next;
         std::pair<std::uint32_t, std::uint64_t> state{0, 0};
-        for (const journal::attempt_record& a : l.attempts) {
-            if (a.recipient_index == index) state = {a.attempts, a.next_attempt_unix_ms};
+        if (next < l.attempts.size() && l.attempts[next].recipient_index == index) {
+            state = {l.attempts[next].attempts, l.attempts[next].next_attempt_unix_ms};
         }
         groups[state].push_back(index);
     }
     for (auto& [state, recipients] : groups) {
-        engine.submit(m, recipients, state.first, state.second);
+        engine.submit(m, addresses, recipients, state.first, state.second);
     }
 }
 
@@ -106,10 +127,12 @@ runtime::task<void> shutdown_shard(shard* s) {
     if (s->auth) s->auth->stop();  // joins the worker; a session still waiting resumes
     if (s->log) co_await s->log->durable(s->log->last_ticket());
     log_info("shard %u stopped: %llu messages accepted, %llu delivered, %llu deferred, "
-             "%llu failed", s->index, (unsigned long long)s->ingress.stats.messages,
+             "%llu failed; %llu contents read back from the journal",
+             s->index, (unsigned long long)s->ingress.stats.messages,
              (unsigned long long)(s->delivery ? s->delivery->stats().delivered : 0),
              (unsigned long long)(s->delivery ? s->delivery->stats().deferred : 0),
-             (unsigned long long)(s->delivery ? s->delivery->stats().failed : 0));
+             (unsigned long long)(s->delivery ? s->delivery->stats().failed : 0),
+             (unsigned long long)(s->delivery ? s->delivery->stats().reads : 0));
     if (s->tls) tls::release_thread_state();
     runtime::reactor::current().request_exit();
 }
@@ -185,7 +208,8 @@ std::string shard::start() {
     log = std::make_unique<journal::journal>(options, io);
     runtime::reactor& r = runtime::reactor::current();
     r.add_turn_hook(log.get());
-    journal::recovery recovered;
+    journal::recovery recovered(false);   // bodies stay on disk until delivery
+    std::uint64_t recovery_started_ms = runtime::monotonic_ms();
     if (std::string error = log->open(recovered); !error.empty()) return "journal: " + error;
     std::vector<journal::live_message> live = recovered.finish();
     ids = std::make_unique<journal::id_generator>(static_cast<std::uint8_t>(index),
@@ -197,31 +221,19 @@ std::string shard::start() {
         r.add_turn_hook(accounting.get());
     }
     delivery = std::make_unique<delivery::engine>(*cfg, *log, *ids, accounting.get(), index, count);
+    std::vector<std::string> addresses;
+    std::size_t recipients = 0;
     for (journal::live_message& l : live) {
-        auto m = std::make_shared<queue::message>();
-        m->id = l.message.message_id;
-        m->arrival_unix_ms = l.message.arrival_unix_ms;
-        m->flags = l.message.flags;
-        m->sender = std::move(l.message.sender);
-        for (journal::recipient_entry& e : l.message.recipients) {
-            m->recipients.push_back(std::move(e.address));
-        }
-        m->body = std::move(l.message.body);
-        m->envid = std::move(l.message.envid);
-        m->ret = l.message.ret;
-        for (std::size_t i = 0; i < l.message.recipients.size(); ++i) {
-            const journal::recipient_entry& e = l.message.recipients[i];
-            if (e.notify != 0 && m->notify.empty()) m->notify.resize(m->recipients.size());
-            if (!e.orcpt.empty() && m->orcpt.empty()) m->orcpt.resize(m->recipients.size());
-            if (!m->notify.empty()) m->notify[i] = e.notify;
-            if (!m->orcpt.empty()) m->orcpt[i] = e.orcpt;
-        }
-        m->segment_sequence = l.segment_sequence;
-        m->unfinished = static_cast<std::uint32_t>(l.pending.size());
-        log->pin_segment(l.segment_sequence);
-        requeue(*delivery, m, l);
+        recipients += l.pending.size();
+        requeue(*delivery, *log, l, addresses);
+        l = journal::live_message{};   // its strings are not needed any more
     }
-    if (!live.empty()) log_info("shard %u: recovered %zu queued message(s)", index, live.size());
+    if (!live.empty()) {
+        log_info("shard %u: recovered %zu queued message(s), %zu recipient(s), in %llu ms",
+                 index, live.size(), recipients,
+                 (unsigned long long)(runtime::monotonic_ms() - recovery_started_ms));
+    }
+    std::vector<journal::live_message>().swap(live);
 
     if (!cfg->ingress.tls_cert_file.empty()) {
         if (std::string error = load_tls(); !error.empty()) return error;
@@ -256,10 +268,8 @@ std::string shard::start() {
     ingress.sessions_max = std::max(1u, cfg->ingress.max_connections / count);
     ingress.limits = ingress::make_client_limits(cfg->ingress, count);
     delivery::engine* engine = delivery.get();
-    ingress.accepted = [engine](queue::message_ptr m) {
-        std::vector<std::uint32_t> all(m->recipients.size());
-        for (std::uint32_t i = 0; i < all.size(); ++i) all[i] = i;
-        engine->submit(m, all, 0);
+    ingress.accepted = [engine](queue::message_ptr m, queue::content_ptr c) {
+        engine->accept(m, std::move(c));
     };
     for (const config::endpoint& e : cfg->ingress.listen) {
         runtime::socket_address address;

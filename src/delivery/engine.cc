@@ -52,6 +52,7 @@ engine::engine(const config::config& cfg, journal::journal& log, journal::id_gen
     : _cfg(cfg), _log(log), _ids(ids), _accounting(accounting), _shard(shard),
       _shards(shards), _scheduler(policy_of(cfg.delivery),
                                   cfg.delivery.max_recipients_per_transaction),
+      _cache(cfg.journal.cache_size / std::max(1u, shards)),
       _resolver(std::make_unique<dns::resolver>(resolver_options_of(cfg))),
       _ehlo_name(cfg.delivery.ehlo_name.empty() ? cfg.server.hostname : cfg.delivery.ehlo_name) {}
 
@@ -119,33 +120,113 @@ void engine::mark_down(const std::string& address, std::uint64_t now_ms) {
     _down_until[address] = now_ms + down_ms;
 }
 
-void engine::submit(const queue::message_ptr& m, const std::vector<std::uint32_t>& recipients,
-                    std::uint32_t attempts, std::uint64_t not_before_unix_ms) {
+// Recipients without a domain cannot be routed; their content may have to be
+// read back first (a recovered message), so they are concluded here.
+runtime::task<void> conclude_unroutable(engine* e, queue::job j,
+                                        std::vector<engine::final_result> results) {
+    queue::content_ptr c = co_await e->load(j.msg);
+    engine::outcome_context where{{}, {}, runtime::unix_ms()};
+    e->conclude(j, c.get(), results, where);
+}
+
+// A generated message (a DSN) is queued once its record is durable: until then
+// it could not be read back from the journal.
+runtime::task<void> submit_when_durable(engine* e, queue::message_ptr m, queue::content_ptr c,
+                                        std::uint64_t ticket) {
+    int rc = co_await e->_log.durable(ticket);
+    if (rc != 0) co_return;  // the journal failed: recovery requeues it on restart
+    e->_cache.insert(m->id, c);
+    std::vector<std::uint32_t> all(c->recipients.size());
+    for (std::uint32_t i = 0; i < all.size(); ++i) all[i] = i;
+    e->submit(m, c->recipients, all, 0);
+}
+
+void engine::accept(const queue::message_ptr& m, queue::content_ptr c) {
+    _cache.insert(m->id, c);
+    std::vector<std::uint32_t> all(c->recipients.size());
+    for (std::uint32_t i = 0; i < all.size(); ++i) all[i] = i;
+    submit(m, c->recipients, all, 0);
+}
+
+runtime::task<queue::content_ptr> engine::load(queue::message_ptr m) {
+    if (queue::content_ptr cached = _cache.find(m->id)) co_return cached;
+    journal::message_record record;
+    journal::record_location at{m->segment_sequence, m->record_offset, m->record_bytes};
+    int rc = co_await _log.read_message(at, m->id, &record);
+    if (rc < 0) {
+        ++_stats.unreadable;
+        log_error("delivery: cannot read %s back from the journal (segment %llu offset %llu): "
+                  "%s; its recipients are retried", journal::format_queue_id(m->id).c_str(),
+                  (unsigned long long)m->segment_sequence, (unsigned long long)m->record_offset,
+                  std::strerror(-rc));
+        co_return nullptr;
+    }
+    ++_stats.reads;
+    auto c = std::make_shared<queue::content>();
+    c->sender = std::move(record.sender);
+    c->body = std::move(record.body);
+    c->envid = std::move(record.envid);
+    c->ret = record.ret;
+    c->recipients.reserve(record.recipients.size());
+    for (std::size_t i = 0; i < record.recipients.size(); ++i) {
+        journal::recipient_entry& e = record.recipients[i];
+        c->recipients.push_back(std::move(e.address));
+        if (e.notify != 0 && c->notify.empty()) c->notify.resize(record.recipients.size());
+        if (!e.orcpt.empty() && c->orcpt.empty()) c->orcpt.resize(record.recipients.size());
+        if (!c->notify.empty()) c->notify[i] = e.notify;
+        if (!c->orcpt.empty()) c->orcpt[i] = std::move(e.orcpt);
+    }
+    // A message finished while this read was under way is not cached again.
+    if (m->unfinished > 0) _cache.insert(m->id, c);
+    co_return c;
+}
+
+void engine::submit(const queue::message_ptr& m, std::span<const std::string> addresses,
+                    std::span<const std::uint32_t> recipients, std::uint32_t attempts,
+                    std::uint64_t not_before_unix_ms) {
     std::uint64_t now_unix_ms = runtime::unix_ms();
     std::uint64_t due_ms = not_before_unix_ms > now_unix_ms
                                ? runtime::monotonic_ms() + (not_before_unix_ms - now_unix_ms)
                                : 0;
     // Group by destination so one transaction carries all recipients sharing a route.
-    std::unordered_map<pool*, std::vector<std::uint32_t>> by_pool;
+    // Nearly every message has one destination: no map for that case.
+    pool* first = nullptr;
+    std::vector<std::uint32_t> first_indexes;
+    std::unordered_map<pool*, std::vector<std::uint32_t>> others;
     std::vector<final_result> unroutable;
     for (std::uint32_t index : recipients) {
-        std::string_view domain = smtp::domain_of(m->recipients[index]);
+        std::string_view domain = smtp::domain_of(addresses[index]);
+        pool* p = nullptr;
         if (const config::route* route = _cfg.find_route(domain)) {
-            by_pool[&pool_for(*route)].push_back(index);
+            p = &pool_for(*route);
         } else if (!domain.empty()) {
-            by_pool[&pool_for_domain(domain)].push_back(index);
+            p = &pool_for_domain(domain);
         } else {
             unroutable.push_back(
                 {index, smtp::reply{550, "5.1.3", {"Unable to route: the address has no domain"}}});
+            continue;
+        }
+        if (first == nullptr || first == p) {
+            first = p;
+            first_indexes.push_back(index);
+        } else {
+            others[p].push_back(index);
         }
     }
     if (!unroutable.empty()) {
         queue::job j;
         j.msg = m;
+        std::vector<std::uint32_t> indexes;
+        for (const final_result& f : unroutable) indexes.push_back(f.recipient);
+        j.recipients = indexes;
         j.attempts = attempts + 1;
-        conclude(j, unroutable, outcome_context{{}, {}, now_unix_ms});
+        runtime::spawn(conclude_unroutable(this, std::move(j), std::move(unroutable)));
     }
-    for (auto& [p, indexes] : by_pool) {
+    if (first != nullptr) {
+        _scheduler.enqueue(first->key, m, first_indexes, attempts, due_ms);
+        first->dest = _scheduler.find(first->key);
+    }
+    for (auto& [p, indexes] : others) {
         _scheduler.enqueue(p->key, m, indexes, attempts, due_ms);
         p->dest = _scheduler.find(p->key);
     }

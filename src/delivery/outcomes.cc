@@ -37,8 +37,9 @@ std::string diagnostic_of(const smtp::reply& r) {
 
 }  // namespace
 
-void engine::account(const queue::job& j, std::uint32_t recipient, observe::outcome status,
-                     const smtp::reply& r, const outcome_context& where) {
+void engine::account(const queue::job& j, const queue::content& c, std::uint32_t recipient,
+                     observe::outcome status, const smtp::reply& r,
+                     const outcome_context& where) {
     if (_accounting == nullptr) return;
     const queue::message& m = *j.msg;
     std::string id = journal::format_queue_id(m.id);
@@ -46,9 +47,9 @@ void engine::account(const queue::job& j, std::uint32_t recipient, observe::outc
     observe::accounting_event e{};
     e.time_unix_ms = where.now_unix_ms;
     e.queue_id = id;
-    e.sender = m.sender;
-    e.recipient = m.recipients[recipient];
-    e.domain = smtp::domain_of(m.recipients[recipient]);
+    e.sender = c.sender;
+    e.recipient = c.recipients[recipient];
+    e.domain = smtp::domain_of(c.recipients[recipient]);
     e.next_hop = where.exchanger;
     e.next_hop_ip = where.next_hop;
     e.tls_version = where.tls_version;
@@ -58,24 +59,28 @@ void engine::account(const queue::job& j, std::uint32_t recipient, observe::outc
     e.smtp_code = r.code;
     e.enhanced_code = r.enhanced;
     e.reply = text;
-    e.size_bytes = m.body.size();
+    e.size_bytes = c.body.size();
     e.queued_ms = where.now_unix_ms - std::min(where.now_unix_ms, m.arrival_unix_ms);
     _accounting->add(e);
 }
 
-void engine::finish(queue::job& j, std::uint32_t recipient, journal::outcome_status status,
-                    const smtp::reply& r, const outcome_context& where) {
+void engine::finish(queue::job& j, const queue::content* c, std::uint32_t recipient,
+                    journal::outcome_status status, const smtp::reply& r,
+                    const outcome_context& where) {
     queue::message& m = *j.msg;
     std::uint64_t ticket = _log.append_outcome(
         journal::outcome_record{m.id, recipient, status, where.now_unix_ms});
     RINGMTA_ASSERT(m.unfinished > 0, "message %llx finished twice", (unsigned long long)m.id);
-    if (--m.unfinished == 0) _log.unpin_segment(m.segment_sequence, ticket);
+    if (--m.unfinished == 0) {
+        _log.unpin_segment(m.segment_sequence, ticket);
+        _cache.erase(m.id);
+    }
     switch (status) {
     case journal::outcome_status::delivered: ++_stats.delivered; break;
     case journal::outcome_status::failed: ++_stats.failed; break;
     case journal::outcome_status::expired: ++_stats.expired; break;
     }
-    account(j, recipient, accounting_status(status), r, where);
+    if (c != nullptr) account(j, *c, recipient, accounting_status(status), r, where);
 }
 
 namespace {
@@ -92,11 +97,12 @@ struct report_item {
 // "failed" for bounced and expired recipients that want it (NOTIFY), "relayed" for
 // NOTIFY=SUCCESS delivered to a next hop without DSN (RFC 3461 4.1). The DSN's
 // message record is appended here, before the outcomes that retire the recipients.
-void engine::report(const queue::message_ptr& m, std::string_view action,
-                    const std::vector<final_result>& results, const outcome_context& where) {
+void engine::report(const queue::message_ptr& m, const queue::content& c,
+                    std::string_view action, const std::vector<final_result>& results,
+                    const outcome_context& where) {
     if (results.empty()) return;
     std::string id = journal::format_queue_id(m->id);
-    if (m->sender.empty() || (m->flags & journal::message_flag_dsn)) {
+    if (c.sender.empty() || (m->flags & journal::message_flag_dsn)) {
         log_info("%s: no %s report (null sender)", id.c_str(), std::string(action).c_str());
         return;
     }
@@ -110,45 +116,53 @@ void engine::report(const queue::message_ptr& m, std::string_view action,
         statuses.push_back(action == "relayed" ? "2.0.0"
                            : f.expired         ? "4.4.7"
                            : f.reply.enhanced.empty() ? "5.0.0" : f.reply.enhanced);
-        dsn_recipient entry{m->recipients[f.recipient], action, statuses.back(),
+        dsn_recipient entry{c.recipients[f.recipient], action, statuses.back(),
                             where.exchanger, diagnostics.back(), where.now_unix_ms};
-        if (!m->orcpt.empty()) entry.original_recipient = m->orcpt[f.recipient];
+        if (!c.orcpt.empty()) entry.original_recipient = c.orcpt[f.recipient];
         entries.push_back(entry);
     }
     std::string hostname = _cfg.server.hostname;
     std::string postmaster = "MAILER-DAEMON@" + hostname;
     // Named, not a temporary: dsn_request holds string_views.
     std::string boundary_seed = id + std::to_string(where.now_unix_ms);
-    dsn_request request{hostname, postmaster, m->sender, id, m->arrival_unix_ms,
-                        where.now_unix_ms, m->body, m->ret == smtp::ret_full,
+    dsn_request request{hostname, postmaster, c.sender, id, m->arrival_unix_ms,
+                        where.now_unix_ms, c.body, c.ret == smtp::ret_full,
                         std::span(entries), boundary_seed};
-    request.envid = m->envid;
-    auto d = std::make_shared<queue::message>();
+    request.envid = c.envid;
+    queue::message_ptr d = queue::make_message();
     d->id = _ids.next(where.now_unix_ms);
     d->arrival_unix_ms = where.now_unix_ms;
     d->flags = journal::message_flag_dsn;
-    d->recipients = {m->sender};
-    d->body = build_dsn(request);
     d->unfinished = 1;
+    auto dc = std::make_shared<queue::content>();
+    dc->recipients = {c.sender};
+    dc->body = build_dsn(request);
     journal::message_view view{d->id, d->arrival_unix_ms, d->flags, "", hostname, "", "", 0,
-                               d->recipients, d->body};
+                               dc->recipients, dc->body};
     journal::record_location at;
-    _log.append_message(view, &at);
+    std::uint64_t ticket = _log.append_message(view, &at);
     d->segment_sequence = at.segment_sequence;
+    d->record_offset = at.offset;
+    d->record_bytes = at.bytes;
     ++_stats.bounces;
     log_info("%s: %s report %s for %zu recipient(s) to <%s>", id.c_str(),
              std::string(action).c_str(), journal::format_queue_id(d->id).c_str(),
-             results.size(), m->sender.c_str());
-    submit(d, {0}, 0);
+             results.size(), c.sender.c_str());
+    runtime::spawn(submit_when_durable(this, std::move(d), std::move(dc), ticket));
 }
 
-void engine::conclude(queue::job& j, const std::vector<final_result>& results,
-                      const outcome_context& where) {
+void engine::conclude(queue::job& j, const queue::content* c,
+                      const std::vector<final_result>& results, const outcome_context& where) {
     if (results.empty()) return;
     const queue::message_ptr& m = j.msg;
     std::vector<final_result> failed, relayed;
     for (const final_result& f : results) {
-        std::uint8_t notify = m->notify.empty() ? 0 : m->notify[f.recipient];
+        if (c == nullptr) {
+            log_error("%s: recipient %u finished without a report: the message record is "
+                      "unreadable", journal::format_queue_id(m->id).c_str(), f.recipient);
+            continue;
+        }
+        std::uint8_t notify = c->notify.empty() ? 0 : c->notify[f.recipient];
         bool delivered = f.reply.code >= 200 && f.reply.code < 300 && !f.expired;
         if (delivered) {
             if (!where.peer_dsn && (notify & smtp::notify_success) != 0) relayed.push_back(f);
@@ -156,50 +170,50 @@ void engine::conclude(queue::job& j, const std::vector<final_result>& results,
             failed.push_back(f);
         } else {
             log_info("%s: no DSN for <%s> (NOTIFY=%s)", journal::format_queue_id(m->id).c_str(),
-                     m->recipients[f.recipient].c_str(), smtp::notify_text(notify).c_str());
+                     c->recipients[f.recipient].c_str(), smtp::notify_text(notify).c_str());
         }
     }
-    report(m, "failed", failed, where);
-    report(m, "relayed", relayed, where);
+    if (c != nullptr) {
+        report(m, *c, "failed", failed, where);
+        report(m, *c, "relayed", relayed, where);
+    }
     for (const final_result& f : results) {
         journal::outcome_status status = f.expired ? journal::outcome_status::expired
                                          : f.reply.code >= 200 && f.reply.code < 300
                                              ? journal::outcome_status::delivered
                                              : journal::outcome_status::failed;
-        finish(j, f.recipient, status, f.reply, where);
+        finish(j, c, f.recipient, status, f.reply, where);
     }
 }
 
-void engine::settle(pool& p, queue::job& j, std::vector<std::uint32_t>& deferred,
-                    const smtp::reply& last, const outcome_context& where) {
+void engine::settle(pool& p, queue::job& j, const queue::content* c,
+                    std::vector<std::uint32_t>& deferred, const smtp::reply& last,
+                    const outcome_context& where) {
     if (deferred.empty()) return;
     queue::job retry;
     retry.msg = j.msg;
-    retry.recipients = std::move(deferred);
+    retry.recipients = deferred;
     retry.attempts = j.attempts;
     deferred.clear();
-    defer_job(p, std::move(retry), last, where);
+    defer_job(p, std::move(retry), c, last, where);
 }
 
-void engine::defer_job(pool& p, queue::job j, const smtp::reply& r,
+void engine::defer_job(pool& p, queue::job j, const queue::content* c, const smtp::reply& r,
                        const outcome_context& where) {
     std::uint64_t now = runtime::monotonic_ms();
-    std::vector<std::uint32_t> recipients = j.recipients;
-    queue::message_ptr m = j.msg;
-    std::uint32_t attempts = j.attempts;
+    queue::job view = j;
     if (!_scheduler.defer(p.key, std::move(j), now, where.now_unix_ms)) {
-        queue::job expired{m, recipients, attempts, 0};
         std::vector<final_result> results;
-        for (std::uint32_t index : recipients) results.push_back({index, r, true});
-        conclude(expired, results, where);
+        for (std::uint32_t index : view.recipients) results.push_back({index, r, true});
+        conclude(view, c, results, where);
         return;
     }
-    std::uint64_t next_unix_ms = where.now_unix_ms + _scheduler.backoff_ms(attempts);
-    queue::job view{m, recipients, attempts, 0};
-    for (std::uint32_t index : recipients) {
-        _log.append_attempt(journal::attempt_record{m->id, index, attempts, next_unix_ms});
+    std::uint64_t next_unix_ms = where.now_unix_ms + _scheduler.backoff_ms(view.attempts);
+    for (std::uint32_t index : view.recipients) {
+        _log.append_attempt(
+            journal::attempt_record{view.msg->id, index, view.attempts, next_unix_ms});
         ++_stats.deferred;
-        account(view, index, observe::outcome::deferred, r, where);
+        if (c != nullptr) account(view, *c, index, observe::outcome::deferred, r, where);
     }
     _wake.notify();  // the dispatcher re-arms its timer for the new due time
 }

@@ -21,6 +21,10 @@ namespace {
 // While every candidate of a destination fails, new connections wait this long.
 constexpr std::uint64_t dead_destination_pause_ms = 1000;
 
+// The reason recorded for a job whose message record could not be read back.
+const smtp::reply unreadable{0, "4.3.0", {"the message record could not be read back from "
+                                          "the journal"}};
+
 engine::outcome_context context_of(const engine::connection& c) {
     engine::outcome_context where{c.exchanger, c.next_hop, runtime::unix_ms()};
     where.peer_dsn = c.caps.dsn;
@@ -38,6 +42,7 @@ struct transaction {
     engine::pool* p;
     engine::connection* c;
     queue::job* j;
+    queue::content_ptr content;      // the job's envelope and body
     std::vector<std::uint32_t> deferred;
     std::vector<engine::final_result> finals;
     smtp::reply last;
@@ -59,30 +64,31 @@ struct transaction {
     }
 
     // The connection failed mid-transaction: recipients not yet decided retry.
-    void lose(const std::vector<std::uint32_t>& undecided, int error) {
+    void lose(std::span<const std::uint32_t> undecided, int error) {
         last = smtp::reply{0, "4.4.2", {std::string("connection to ") + c->next_hop +
                                         " lost: " + std::strerror(-error)}};
         for (std::uint32_t r : undecided) deferred.push_back(r);
     }
 
     void settle() {
-        e->conclude(*j, finals, where());
+        e->conclude(*j, content.get(), finals, where());
         finals.clear();
-        e->settle(*p, *j, deferred, last, where());
+        e->settle(*p, *j, content.get(), deferred, last, where());
     }
 
     // RSET (after the first transaction), MAIL, every RCPT, then DATA; or, when
     // the receiver offers CHUNKING, no DATA: the caller appends BDAT and the body.
     std::string commands(bool reset) const {
-        const queue::message& m = *j->msg;
+        const queue::content& m = *content;
+        std::uint32_t flags = j->msg->flags;
         std::string out;
         if (reset) out += "RSET\r\n";
         out += "MAIL FROM:<" + m.sender + ">";
         if (c->caps.size_max > 0) out += " SIZE=" + std::to_string(m.body.size());
-        if ((m.flags & journal::message_flag_8bitmime) && c->caps.eightbitmime) {
+        if ((flags & journal::message_flag_8bitmime) && c->caps.eightbitmime) {
             out += " BODY=8BITMIME";
         }
-        if ((m.flags & journal::message_flag_smtputf8) && c->caps.smtputf8) out += " SMTPUTF8";
+        if ((flags & journal::message_flag_smtputf8) && c->caps.smtputf8) out += " SMTPUTF8";
         if (c->caps.dsn && m.ret != smtp::ret_unspecified) {
             out += m.ret == smtp::ret_full ? " RET=FULL" : " RET=HDRS";
         }
@@ -149,12 +155,13 @@ runtime::task<int> exchange(engine::connection* c, std::string commands,
 // Runs one transaction; false when the connection is no longer usable.
 runtime::task<bool> run_transaction(transaction* t, bool reset) {
     engine::connection* c = t->c;
-    const queue::message& m = *t->j->msg;
+    const queue::content& m = *t->content;
+    std::uint32_t flags = t->j->msg->flags;
     const config::delivery_config& d = t->e->settings().delivery;
     auto reply_ms = static_cast<std::uint64_t>(d.reply_timeout.count());
     auto data_ms = static_cast<std::uint64_t>(d.data_timeout.count());
-    const std::vector<std::uint32_t>& rcpts = t->j->recipients;
-    if ((m.flags & journal::message_flag_smtputf8) && !c->caps.smtputf8) {
+    const queue::recipient_list& rcpts = t->j->recipients;
+    if ((flags & journal::message_flag_smtputf8) && !c->caps.smtputf8) {
         // RFC 6531 §3.2: an internationalized envelope cannot be downgraded.
         bool needs = !ascii(m.sender);
         for (std::uint32_t r : rcpts) needs = needs || !ascii(m.recipients[r]);
@@ -178,7 +185,7 @@ runtime::task<bool> run_transaction(transaction* t, bool reset) {
         co_return false;
     }
     if (rc < 0) {
-        t->lose(rcpts, rc);
+        t->lose(rcpts.span(), rc);
         co_return false;
     }
     std::size_t at = reset ? 1 : 0;
@@ -268,12 +275,13 @@ runtime::task<void> run_connection(engine* e, engine::pool* p) {
                  why.text().c_str());
         for (int n = 0; have_job && n < 1000000; ++n) {
             ++j.attempts;
+            queue::content_ptr content = co_await e->load(j.msg);
             if (permanent) {
                 std::vector<engine::final_result> results;
                 for (std::uint32_t r : j.recipients) results.push_back({r, why});
-                e->conclude(j, results, where);
+                e->conclude(j, content.get(), results, where);
             } else {
-                e->defer_job(*p, std::move(j), why, where);
+                e->defer_job(*p, std::move(j), content.get(), why, where);
             }
             have_job = e->take_job(*p, j);
         }
@@ -282,7 +290,14 @@ runtime::task<void> run_connection(engine* e, engine::pool* p) {
         unsigned per_connection = e->_cfg.delivery.max_messages_per_connection;
         for (bool alive = true; alive;) {
             ++j.attempts;
-            transaction t{e, p, &c, &j, {}, {}, {}};
+            queue::content_ptr content = co_await e->load(j.msg);
+            if (!content) {
+                engine::outcome_context where{{}, {}, runtime::unix_ms()};
+                e->defer_job(*p, std::move(j), nullptr, unreadable, where);
+                alive = co_await next_job(e, p, &c, &j);
+                continue;
+            }
+            transaction t{e, p, &c, &j, std::move(content), {}, {}, {}};
             alive = co_await run_transaction(&t, sent > 0);
             if (t.stale) {
                 // Reconnect once and run the same job again, instead of deferring
@@ -301,7 +316,7 @@ runtime::task<void> run_connection(engine* e, engine::pool* p) {
                 }
                 ++j.attempts;
                 engine::outcome_context where{{}, {}, runtime::unix_ms()};
-                e->defer_job(*p, std::move(j), why, where);
+                e->defer_job(*p, std::move(j), t.content.get(), why, where);
                 break;
             }
             t.settle();

@@ -123,45 +123,56 @@ private:
     std::uint64_t _arrival_unix_ms = 0;
 };
 
-// Journals the pending message; resumes once it is durable. Returns the message,
-// or nullptr when the spool has no room for it (`*full` set) or the journal failed
-// (the shard is stopping); either way nothing was promised.
+// Journals the pending message; resumes once it is durable. Returns the message
+// (its content in `*c`), or nullptr when the spool has no room for it (`*full`
+// set) or the journal failed (the shard is stopping); either way nothing was
+// promised.
 runtime::task<queue::message_ptr> commit_message(ingress_context* ctx,
                                                  smtp::server_protocol* protocol,
-                                                 session_hooks* hooks, bool* full) {
+                                                 session_hooks* hooks, bool* full,
+                                                 queue::content_ptr* c) {
     const smtp::envelope& env = protocol->pending_envelope();
     std::size_t record_bytes = protocol->pending_content().size() + 4096;
     for (const std::string& r : env.rcpt_to) record_bytes += r.size() + 16;
     *full = !ctx->log->make_room(record_bytes);
-    if (*full) co_return nullptr;
-    auto m = std::make_shared<queue::message>();
+    if (*full) co_return queue::message_ptr();
+    queue::message_ptr m = queue::make_message();
     m->id = hooks->queue_id();
     m->arrival_unix_ms = hooks->arrival_unix_ms();
     if (env.mail.body != smtp::mail_params::body_type::seven_bit) {
         m->flags |= journal::message_flag_8bitmime;
     }
     if (env.mail.smtputf8) m->flags |= journal::message_flag_smtputf8;
-    m->sender = env.mail_from;
-    m->recipients = env.rcpt_to;
-    m->body = std::move(protocol->pending_content());
-    m->unfinished = static_cast<std::uint32_t>(m->recipients.size());
+    auto content = std::make_shared<queue::content>();
+    content->sender = env.mail_from;
+    content->recipients = env.rcpt_to;
+    content->body = std::move(protocol->pending_content());
+    m->unfinished = static_cast<std::uint32_t>(content->recipients.size());
     // RFC 3461: kept only when given, so mail without DSN parameters costs nothing.
-    m->envid = env.mail.envid;
-    m->ret = smtp::ret_value(env.mail.ret);
+    content->envid = env.mail.envid;
+    content->ret = smtp::ret_value(env.mail.ret);
     for (std::size_t i = 0; i < env.rcpt.size(); ++i) {
-        if (!env.rcpt[i].notify.empty() && m->notify.empty()) m->notify.resize(env.rcpt.size());
-        if (!env.rcpt[i].orcpt.empty() && m->orcpt.empty()) m->orcpt.resize(env.rcpt.size());
-        if (!m->notify.empty()) m->notify[i] = smtp::notify_bits(env.rcpt[i].notify);
-        if (!m->orcpt.empty()) m->orcpt[i] = env.rcpt[i].orcpt;
+        if (!env.rcpt[i].notify.empty() && content->notify.empty()) {
+            content->notify.resize(env.rcpt.size());
+        }
+        if (!env.rcpt[i].orcpt.empty() && content->orcpt.empty()) {
+            content->orcpt.resize(env.rcpt.size());
+        }
+        if (!content->notify.empty()) content->notify[i] = smtp::notify_bits(env.rcpt[i].notify);
+        if (!content->orcpt.empty()) content->orcpt[i] = env.rcpt[i].orcpt;
     }
-    journal::message_view view{m->id,  m->arrival_unix_ms, m->flags, m->sender, env.helo,
-                               hooks->client(), m->envid, m->ret, m->recipients, m->body,
-                               m->notify, m->orcpt};
+    journal::message_view view{m->id,  m->arrival_unix_ms, m->flags, content->sender, env.helo,
+                               hooks->client(), content->envid, content->ret,
+                               content->recipients, content->body, content->notify,
+                               content->orcpt};
     journal::record_location where;
     std::uint64_t ticket = ctx->log->append_message(view, &where);
     m->segment_sequence = where.segment_sequence;
+    m->record_offset = where.offset;
+    m->record_bytes = where.bytes;
+    *c = std::move(content);
     int rc = co_await ctx->log->durable(ticket);
-    if (rc != 0) co_return nullptr;
+    if (rc != 0) co_return queue::message_ptr();
     co_return m;
 }
 
@@ -263,7 +274,9 @@ runtime::task<void> serve_session(ingress_context* ctx, int fd, bool limited) {
                 continue;
             }
             bool full = false;
-            queue::message_ptr m = co_await commit_message(ctx, &protocol, &hooks, &full);
+            queue::content_ptr content;
+            queue::message_ptr m =
+                co_await commit_message(ctx, &protocol, &hooks, &full, &content);
             if (!m) {
                 protocol.message_done(full ? storage_full
                                            : smtp::reply_spec{451, "4.3.0",
@@ -275,9 +288,9 @@ runtime::task<void> serve_session(ingress_context* ctx, int fd, bool limited) {
             std::string text = "Ok: queued as " + journal::format_queue_id(m->id);
             protocol.message_done(smtp::reply_spec{250, "2.0.0", text}, out);
             ++ctx->stats.messages;
-            ctx->stats.recipients += m->recipients.size();
-            ctx->stats.bytes += m->body.size();
-            ctx->accepted(std::move(m));
+            ctx->stats.recipients += content->recipients.size();
+            ctx->stats.bytes += content->body.size();
+            ctx->accepted(std::move(m), std::move(content));
         }
         in.erase(0, used);
         if (!out.empty()) {

@@ -90,17 +90,16 @@ std::string journal::open(recovery& into) {
     return {};
 }
 
-runtime::task<int> journal::read_body(record_location at, std::uint64_t message_id,
-                                      std::string* body) {
+runtime::task<int> journal::read_record(record_location at, std::uint64_t message_id,
+                                        std::string* image) {
     auto it = _segments.find(at.segment_sequence);
     if (it == _segments.end() || it->second.fd < 0 || at.bytes < record_header_bytes) {
         co_return -EBADF;
     }
-    std::string image;
-    int rc = co_await _io.read_at(it->second.fd, at.offset, at.bytes, &image);
+    int rc = co_await _io.read_at(it->second.fd, at.offset, at.bytes, image);
     if (rc < 0) co_return rc;
     ++_body_reads;
-    segment_scanner scanner(image);
+    segment_scanner scanner(*image);
     std::optional<scanned_record> r = scanner.next();
     if (!r || r->offset != 0 || r->header.type != static_cast<std::uint16_t>(record_type::message) ||
         r->header.message_id != message_id) {
@@ -109,8 +108,33 @@ runtime::task<int> journal::read_body(record_location at, std::uint64_t message_
                   at.segment_sequence, at.offset, format_queue_id(message_id).c_str());
         co_return -EIO;
     }
-    body_location where = message_body_location(image.substr(0, record_bytes(r->header.payload_bytes)));
+    image->resize(record_bytes(r->header.payload_bytes));
+    co_return 0;
+}
+
+runtime::task<int> journal::read_body(record_location at, std::uint64_t message_id,
+                                      std::string* body) {
+    std::string image;
+    int rc = co_await read_record(at, message_id, &image);
+    if (rc < 0) co_return rc;
+    body_location where = message_body_location(image);
     body->assign(image, where.offset, where.bytes);
+    co_return 0;
+}
+
+runtime::task<int> journal::read_message(record_location at, std::uint64_t message_id,
+                                         message_record* out) {
+    std::string image;
+    int rc = co_await read_record(at, message_id, &image);
+    if (rc < 0) co_return rc;
+    segment_scanner scanner(image);
+    std::optional<scanned_record> r = scanner.next();
+    if (!r || !decode_message(message_id, r->payload, *out)) {
+        log_error("journal %s: segment %" PRIu64 " offset %" PRIu64 ": the message record of %s "
+                  "does not decode on read-back", _options.directory.c_str(),
+                  at.segment_sequence, at.offset, format_queue_id(message_id).c_str());
+        co_return -EIO;
+    }
     co_return 0;
 }
 

@@ -80,6 +80,7 @@ void recovery::apply_message(const scanned_record& r) {
     e.live.message = std::move(decoded);
     e.live.segment_sequence = _segment_sequence;
     e.live.record_offset = r.offset;
+    e.live.record_size = static_cast<std::uint32_t>(record_bytes(r.payload.size()));
     e.live.body_at = body_at;
 }
 

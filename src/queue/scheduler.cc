@@ -35,19 +35,18 @@ void scheduler::make_ready(destination& d, job j) {
 }
 
 void scheduler::wait_until(destination& d, job j, std::uint64_t due_ms) {
-    j.due_ms = due_ms;
     _deferred.push(deferred{due_ms, _order++, &d, std::move(j)});
 }
 
 void scheduler::enqueue(std::string_view destination_key, const message_ptr& m,
-                        const std::vector<std::uint32_t>& recipients, std::uint32_t attempts,
+                        std::span<const std::uint32_t> recipients, std::uint32_t attempts,
                         std::uint64_t due_ms) {
     destination& d = get(destination_key);
     for (std::size_t from = 0; from < recipients.size(); from += _recipients_per_job) {
         std::size_t to = std::min(recipients.size(), from + _recipients_per_job);
         job j;
         j.msg = m;
-        j.recipients.assign(recipients.begin() + from, recipients.begin() + to);
+        j.recipients.assign(recipients.subspan(from, to - from));
         j.attempts = attempts;
         d.queued_recipients += j.recipients.size();
         if (due_ms > 0) {

@@ -11,6 +11,7 @@ last line is "N passed, N failed". Every wait is bounded.
 
 import json
 import os
+import re
 import smtplib
 import socket
 import subprocess
@@ -171,6 +172,41 @@ def check_dsn_after_550(ctx):
     expect(all(l["code"] == 550 and l["enhanced"] == "5.1.1" for l in failed), str(failed))
     time.sleep(0.5)
     expect(len(sink.stored()) == 1, "a DSN was sent for the null sender")
+
+
+def check_bodies_read_back_without_cache(ctx):
+    """journal.cache_size = 0: nothing is kept in memory after acceptance, so every
+    message (and the DSN ringmta generates) is read back from the journal for
+    delivery; the bytes, the envelope and the DSN parameters must survive that."""
+    sink = ctx.sink("readback", "--rcpt-reply", "550 5.1.1 No such user", "--reply-match", "bad")
+    relay = ctx.relay({"*": "127.0.0.1:%d" % sink.port}, extra='[journal]\ncache_size = "0"\n')
+    bodies = [b"Subject: read back %d\r\n\r\n" % i + (b"line %d\r\n" % i) * (i * 3000)
+              for i in range(5)]
+    with smtplib.SMTP("127.0.0.1", relay.port, timeout=10) as c:
+        for i, body in enumerate(bodies):
+            c.sendmail(SENDER, ["a%d@example.net" % i, "b%d@example.org" % i], body)
+        c.ehlo()
+        c.sendmail(SENDER, ["dsn@example.net", "bad@example.net"], b"Subject: dsn\r\n\r\nx\r\n",
+                   mail_options=["ENVID=campaign-7", "RET=HDRS"],
+                   rcpt_options=["NOTIFY=FAILURE ORCPT=rfc822;orig@example.net"])
+    stems = new_messages(sink, set(), 7)   # 5 messages, the good DSN recipient, one DSN
+    got = {}
+    for stem in stems:
+        envelope, content = sink.load(stem)
+        got[tuple(envelope["rcpt_to"])] = (envelope, content)
+    for i, body in enumerate(bodies):
+        envelope, content = got[("a%d@example.net" % i, "b%d@example.org" % i)]
+        expect(strip_received(content) == body, "message %d changed on read-back" % i)
+        expect(envelope["mail_from"] == SENDER, str(envelope))
+    envelope, content = got[(SENDER,)]
+    text = content.decode("utf-8", "replace")
+    for needle in ["Original-Envelope-Id: campaign-7", "Final-Recipient: rfc822; bad@example.net",
+                   "Original-Recipient: rfc822; orig@example.net", "Status: 5.1.1"]:
+        expect(needle in text, "DSN lacks %r" % needle)
+    expect(relay.stop() == 0, "ringmta did not exit 0 on SIGTERM")
+    reads = sum(int(m) for m in re.findall(r"(\d+) contents read back from the journal",
+                                            relay.log()))
+    expect(reads >= 7, "only %d contents read back (want every message and the DSN)" % reads)
 
 
 def check_no_partial_message(ctx):
@@ -565,7 +601,7 @@ class context:
 
 CHECKS = [check_exact_bytes_smtplib, check_swaks, check_pipelined_transactions,
           check_relay_refused, check_kill9_after_250, check_retry_after_451,
-          check_dsn_after_550, check_no_partial_message, check_limits, check_config_errors,
+          check_dsn_after_550, check_bodies_read_back_without_cache, check_no_partial_message, check_limits, check_config_errors,
           check_connection_limit, check_idle_timeout, check_sigterm_mid_session,
           check_recipients_split_by_route, check_mixed_recipient_replies,
           check_retry_time_survives_restart, check_spool_full_then_resumes,

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "ringmta/journal/id_generator.h"
 #include "ringmta/journal/journal.h"
 #include "ringmta/observe/accounting_log.h"
+#include "ringmta/queue/content_cache.h"
 #include "ringmta/queue/scheduler.h"
 #include "ringmta/runtime/notifier.h"
 #include "ringmta/runtime/task.h"
@@ -41,6 +43,8 @@ struct delivery_stats {
     std::uint64_t bounces = 0;
     std::uint64_t tls_connections = 0;      // STARTTLS completed
     std::uint64_t exchanger_failures = 0;   // a candidate failed and the next was tried
+    std::uint64_t reads = 0;                // contents read back from the journal
+    std::uint64_t unreadable = 0;           // read-backs that failed (jobs retried)
 };
 
 class engine {
@@ -51,10 +55,19 @@ public:
     engine(const engine&) = delete;
     engine& operator=(const engine&) = delete;
 
-    // Routes the recipients (indexes into m->recipients) and queues them: ready
-    // now, or not before `not_before_unix_ms` (a retry time recovered at start-up).
-    void submit(const queue::message_ptr& m, const std::vector<std::uint32_t>& recipients,
-                std::uint32_t attempts, std::uint64_t not_before_unix_ms = 0);
+    // A message ingress just made durable: its content goes into the content cache
+    // (so delivering it right away reads nothing back) and every recipient is queued.
+    void accept(const queue::message_ptr& m, queue::content_ptr c);
+    // Routes the recipients (indexes into `addresses`, the message's recipient
+    // list) and queues them: ready now, or not before `not_before_unix_ms` (a
+    // retry time recovered at start-up).
+    void submit(const queue::message_ptr& m, std::span<const std::string> addresses,
+                std::span<const std::uint32_t> recipients, std::uint32_t attempts,
+                std::uint64_t not_before_unix_ms = 0);
+    // The message's envelope and body: from the content cache, else read back from
+    // the journal (and cached). nullptr when the record cannot be read (logged).
+    runtime::task<queue::content_ptr> load(queue::message_ptr m);
+    const queue::content_cache& cache() const { return _cache; }
     // The dispatcher: starts connections for ready work and promotes retries. It
     // starts the resolver first (an error there is logged; MX routing then defers)
     // and stops it last; finished() says it has returned.
@@ -102,20 +115,30 @@ private:
     pool& add_pool(std::string key, const config::route* route, std::string_view domain);
     void start_connections(pool& p);
     bool take_job(pool& p, queue::job& out);
-    void finish(queue::job& j, std::uint32_t recipient, journal::outcome_status status,
-                const smtp::reply& r, const outcome_context& where);
-    void settle(pool& p, queue::job& j, std::vector<std::uint32_t>& deferred,
-                const smtp::reply& last, const outcome_context& where);
-    void defer_job(pool& p, queue::job j, const smtp::reply& r, const outcome_context& where);
+    // The job-handling calls take the message's content (envelope and body); a
+    // job whose content could not be read passes nullptr: its recipients are
+    // retried, or expired without a DSN, and get no accounting line.
+    void finish(queue::job& j, const queue::content* c, std::uint32_t recipient,
+                journal::outcome_status status, const smtp::reply& r,
+                const outcome_context& where);
+    void settle(pool& p, queue::job& j, const queue::content* c,
+                std::vector<std::uint32_t>& deferred, const smtp::reply& last,
+                const outcome_context& where);
+    void defer_job(pool& p, queue::job j, const queue::content* c, const smtp::reply& r,
+                   const outcome_context& where);
     // Final results of one job's recipients: 2xx delivered, else failed (expired
     // when `expired`). One DSN per message for the failures and one for "relayed"
     // NOTIFY=SUCCESS, appended before the outcomes that retire the recipients.
-    void conclude(queue::job& j, const std::vector<final_result>& results,
+    void conclude(queue::job& j, const queue::content* c, const std::vector<final_result>& results,
                   const outcome_context& where);
-    void report(const queue::message_ptr& m, std::string_view action,
+    void report(const queue::message_ptr& m, const queue::content& c, std::string_view action,
                 const std::vector<final_result>& results, const outcome_context& where);
-    void account(const queue::job& j, std::uint32_t recipient, observe::outcome status,
-                 const smtp::reply& r, const outcome_context& where);
+    void account(const queue::job& j, const queue::content& c, std::uint32_t recipient,
+                 observe::outcome status, const smtp::reply& r, const outcome_context& where);
+    friend runtime::task<void> conclude_unroutable(engine* e, queue::job j,
+                                                   std::vector<final_result> results);
+    friend runtime::task<void> submit_when_durable(engine* e, queue::message_ptr m,
+                                                   queue::content_ptr c, std::uint64_t ticket);
 
     const config::config& _cfg;
     journal::journal& _log;
@@ -124,6 +147,7 @@ private:
     unsigned _shard;
     unsigned _shards;
     queue::scheduler _scheduler;
+    queue::content_cache _cache;
     std::unique_ptr<dns::resolver> _resolver;
     std::unique_ptr<tls::context> _tls_any;      // opportunistic and required
     std::unique_ptr<tls::context> _tls_verify;   // verify: chain and name

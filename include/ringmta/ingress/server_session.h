@@ -53,7 +53,7 @@ struct ingress_context {
     std::uint64_t auth_failure_delay_ms = 1000;
     unsigned shard = 0;
     // Hands a durable message to delivery (same shard).
-    std::function<void(queue::message_ptr)> accepted;
+    std::function<void(queue::message_ptr, queue::content_ptr)> accepted;
     ingress_stats stats;
     std::unordered_set<int> sessions;    // open session sockets, for shutdown
     std::size_t sessions_max = 10000;    // this shard's share of ingress.max_connections

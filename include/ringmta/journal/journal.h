@@ -114,6 +114,9 @@ public:
     // segment must still be pinned by the message.
     runtime::task<int> read_body(record_location at, std::uint64_t message_id,
                                  std::string* body);
+    // The same read, decoded whole: envelope, recipients and body.
+    runtime::task<int> read_message(record_location at, std::uint64_t message_id,
+                                    message_record* out);
     std::uint64_t body_reads() const { return _body_reads; }
 
     int failure() const { return _failure; }
@@ -147,6 +150,9 @@ private:
         std::uint64_t segment_sequence;
     };
 
+    // Reads and checks the message record at `at` into `*image` (exactly the record).
+    runtime::task<int> read_record(record_location at, std::uint64_t message_id,
+                                   std::string* image);
     chunk& reserve(std::size_t bytes);
     bool fits(std::size_t bytes) const;
     int create_segment();                // 0, or -errno (nothing changed)

@@ -29,6 +29,7 @@ struct live_message {
                                            // ascending by recipient_index
     std::uint64_t segment_sequence = 0;    // segment holding the message record
     std::uint64_t record_offset = 0;       // of the message record within that segment
+    std::uint32_t record_size = 0;         // the whole record, header and padding included
     body_location body_at{};               // the body, relative to record_offset
 };
 

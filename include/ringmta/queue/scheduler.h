@@ -15,38 +15,22 @@
 #include <deque>
 #include <memory>
 #include <queue>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "ringmta/queue/message.h"
+
 namespace ringmta::queue {
 
-// A message accepted or recovered on this shard; shared by its jobs. The body
-// stays in memory until every recipient is finished (first cut; reading bodies
-// back from the journal comes with the journal work).
-struct message {
-    std::uint64_t id = 0;
-    std::uint64_t arrival_unix_ms = 0;
-    std::uint32_t flags = 0;
-    std::string sender;
-    std::vector<std::string> recipients;
-    std::string body;
-    // RFC 3461 DSN parameters, passed on to a next hop that offers DSN.
-    std::string envid;                 // xtext as received, "" = none
-    std::uint8_t ret = 0;              // smtp::ret_*
-    std::vector<std::uint8_t> notify;  // per recipient (smtp::notify_*), empty = none given
-    std::vector<std::string> orcpt;    // per recipient, empty = none given
-    std::uint64_t segment_sequence = 0;   // journal segment holding the message record
-    std::uint32_t unfinished = 0;         // recipients without a final outcome
-};
-using message_ptr = std::shared_ptr<message>;
-
+// A message's pending recipients bound for one destination, delivered in one
+// SMTP transaction. 32 bytes; the content is fetched when the job runs.
 struct job {
     message_ptr msg;
-    std::vector<std::uint32_t> recipients;   // indexes into msg->recipients
+    recipient_list recipients;               // indexes into the message's recipients
     std::uint32_t attempts = 0;              // attempts already made
-    std::uint64_t due_ms = 0;                // monotonic time of the next attempt
 };
 
 struct retry_policy {
@@ -69,7 +53,7 @@ public:
     // due_ms (monotonic) set, jobs that wait until then (retry state recovered
     // from the journal after a restart).
     void enqueue(std::string_view destination_key, const message_ptr& m,
-                 const std::vector<std::uint32_t>& recipients, std::uint32_t attempts,
+                 std::span<const std::uint32_t> recipients, std::uint32_t attempts,
                  std::uint64_t due_ms = 0);
     // A job whose recipients were deferred; `attempts` already counts this one.
     // Returns false (and queues nothing) when the message is past max_age: the
@@ -93,7 +77,7 @@ public:
     std::uint64_t deferred_jobs() const { return _deferred.size(); }
 
 private:
-    struct deferred {
+    struct deferred {              // 56 bytes
         std::uint64_t due_ms;
         std::uint64_t order;   // FIFO among equal due times
         destination* dest;
