@@ -1,13 +1,16 @@
 // Microbenchmarks of the per-destination throttles (include/ringmta/queue/throttle.h,
 // throttle_controller.h): what the delivery side pays before each connection and
-// each message (a token bucket take), and after each reply (the adaptive
-// controller's report, the reply classification against the configured patterns).
+// each message (a token bucket take, a lease share's try_send), after each reply
+// (the adaptive controller's report, the reply classification against the
+// configured patterns), and the owner's periodic rebalance of a budget's shares.
 #include <benchmark/benchmark.h>
 
 #include <array>
 #include <cstdint>
 #include <string>
 
+#include "ringmta/queue/lease_borrower.h"
+#include "ringmta/queue/lease_owner.h"
 #include "ringmta/queue/throttle.h"
 #include "ringmta/queue/throttle_controller.h"
 
@@ -90,6 +93,46 @@ void bm_classify_reply(benchmark::State& state) {
     }
 }
 BENCHMARK(bm_classify_reply);
+
+// A borrower's admission of one message: rate token of its share and daily block.
+void bm_borrower_try_send(benchmark::State& state) {
+    lease_borrower borrower(1, 0);
+    lease_share share{4, true, 8'640'000'000ull, true};   // 100,000/s
+    borrower.on_grant(lease_grant{1, 0, 1, share, 1ull << 40, 20'000}, 0);
+    std::uint64_t now_ms = 0;
+    const std::uint64_t now_unix_ms = 20'000 * day_ms + 1;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(borrower.try_send(++now_ms, now_unix_ms, 1));
+    }
+}
+BENCHMARK(bm_borrower_try_send);
+
+// The owner's rebalance with 16 borrowers whose demand keeps changing: targets,
+// grants and revokes (releases answered at once, as a quiet mesh would).
+void bm_owner_rebalance_16(benchmark::State& state) {
+    constexpr unsigned borrowers = 16;
+    lease_owner owner(1, borrowers, lease_budget{40, 5000, 1000, 0});
+    std::vector<lease_message> out;
+    std::uint64_t round = 0;
+    const std::uint64_t now_unix_ms = 20'000 * day_ms + 1;
+    for (auto _ : state) {
+        ++round;
+        const unsigned b = static_cast<unsigned>(round % borrowers);
+        owner.on_demand(lease_demand{1, b, static_cast<unsigned>(round % 7),
+                                     round % 13 * 10, 0, 0, 0});
+        out.clear();
+        owner.rebalance(now_unix_ms, out);
+        for (const lease_message& m : out) {
+            if (const auto* revoke = std::get_if<lease_revoke>(&m)) {
+                owner.on_release(lease_release{1, revoke->borrower, revoke->seq, revoke->share,
+                                               0, 0},
+                                 now_unix_ms);
+            }
+        }
+        benchmark::DoNotOptimize(out.size());
+    }
+}
+BENCHMARK(bm_owner_rebalance_16);
 
 }  // namespace
 
