@@ -188,6 +188,14 @@ void describe_groups(std::string& out, const std::vector<group_policy>& groups) 
     }
 }
 
+void describe_admin(std::string& out, const admin_config& admin) {
+    out += "\n[admin]\n";
+    add_line(out, "allow_remote", admin.allow_remote ? "true" : "false",
+             admin.allow_remote ? "UNAUTHENTICATED, reachable off this host" : "loopback only");
+    add_line(out, "listen", detail::quote(admin.listen.text),
+             admin.listen.address_len == 0 ? "\"\": no admin endpoint" : "ringmta-ctl --admin");
+}
+
 void describe_journal(std::string& out, const journal_config& journal) {
     out += "\n[journal]\n";
     bool fsync = journal.durability == durability::fsync;
@@ -219,6 +227,7 @@ std::string describe(const config& settings) {
     describe_delivery(out, settings.delivery, settings.server.hostname);
     describe_journal(out, settings.journal);
     describe_dns(out, settings.dns);
+    describe_admin(out, settings.admin);
     describe_domains(out, settings.domains);
     describe_groups(out, settings.groups);
     describe_sources(out, "sources", settings.sources);

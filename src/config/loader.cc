@@ -10,6 +10,9 @@
 #include "text.h"
 #include "throttle_loader.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <array>
 
 namespace ringmta::config::detail {
@@ -116,6 +119,38 @@ void read_dns(const toml::table& root, issue_list& issues, dns_config& out) {
     reader.read_unsigned("attempts", out.attempts, 1, dns_attempts_max);
     reader.read_unsigned("cache_entries", out.cache_entries, 0, dns_cache_entries_max);
     reader.check_unknown(dns_keys);
+}
+
+// True for 127.0.0.0/8 and ::1: the only addresses the unauthenticated admin
+// endpoint listens on unless allow_remote says otherwise.
+bool is_loopback(const endpoint& address) {
+    if (address.address.ss_family == AF_INET) {
+        const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address.address);
+        return (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
+    }
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address.address);
+    return IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr);
+}
+
+void read_admin(const toml::table& root, issue_list& issues, admin_config& out) {
+    section_reader reader("admin", section_table(root, "admin"), issues);
+    reader.read_bool("allow_remote", out.allow_remote);
+    if (const toml::node* node = reader.find("listen")) {
+        std::string text;
+        reader.read_string("listen", text);
+        if (!text.empty()) {
+            reader.attempt(*node, "listen", [&] {
+                endpoint address = parse_endpoint(text);
+                if (!out.allow_remote && !is_loopback(address)) {
+                    throw config_error(quote(text) + " is not a loopback address; the admin "
+                                       "endpoint has no authentication (set admin.allow_remote "
+                                       "= true to listen there anyway)");
+                }
+                out.listen = address;
+            });
+        }
+    }
+    reader.check_unknown(admin_keys);
 }
 
 using placed_route = placed<route>;
@@ -225,6 +260,7 @@ void apply_toml(std::string_view toml_text, std::string_view source_name, config
     read_delivery(root, issues, settings.delivery);
     read_journal(root, issues, settings.journal);
     read_dns(root, issues, settings.dns);
+    read_admin(root, issues, settings.admin);
     read_throttle_sections(root, issues, settings);
     read_routes(root, issues, settings.routes);
     issues.throw_first(source_name);

@@ -16,10 +16,10 @@ struct section_keys {
     std::string_view section;
     std::span<const std::string_view> keys;
 };
-constexpr std::array<section_keys, 5> keys_by_section{
+constexpr std::array<section_keys, 6> keys_by_section{
     section_keys{"server", server_keys}, section_keys{"ingress", ingress_keys},
     section_keys{"delivery", delivery_keys}, section_keys{"journal", journal_keys},
-    section_keys{"dns", dns_keys}};
+    section_keys{"dns", dns_keys}, section_keys{"admin", admin_keys}};
 
 }  // namespace
 
@@ -65,7 +65,7 @@ std::string unknown_section_message(std::string_view name) {
         return "unknown section (did you mean [" + std::string(*close) + "]?)";
     }
     return "unknown section (sections are: [server], [ingress], [delivery], [journal], "
-           "[dns], [domains], [groups], [sources], [routes])";
+           "[dns], [admin], [domains], [groups], [sources], [routes])";
 }
 
 void check_host_name(const std::string& value) {

@@ -13,9 +13,9 @@
 
 namespace ringmta::config::detail {
 
-inline constexpr std::array<std::string_view, 9> section_names{
-    "server", "ingress", "delivery", "journal", "dns", "domains", "groups", "sources",
-    "routes"};
+inline constexpr std::array<std::string_view, 10> section_names{
+    "server", "ingress", "delivery", "journal", "dns", "admin", "domains", "groups",
+    "sources", "routes"};
 inline constexpr std::array<std::string_view, 5> server_keys{
     "hostname", "shards", "spool_dir", "log_file", "accounting_log"};
 inline constexpr std::array<std::string_view, 14> ingress_keys{
@@ -33,6 +33,7 @@ inline constexpr std::array<std::string_view, 5> journal_keys{"durability", "seg
                                                               "max_spool_size", "cache_size", "commit_delay"};
 inline constexpr std::array<std::string_view, 4> dns_keys{"resolvers", "timeout", "attempts",
                                                           "cache_entries"};
+inline constexpr std::array<std::string_view, 2> admin_keys{"listen", "allow_remote"};
 // The keys of one [domains."example.net"] table, of one [groups."name"] table and
 // of one [sources."192.0.2.10"] table (also nested: [domains."x".sources."ip"]).
 inline constexpr std::array<std::string_view, 12> domain_keys{

@@ -28,7 +28,7 @@ TEST_CASE("an unknown section is named, with a suggestion") {
           "ringmta.toml:1:2: sever: unknown section (did you mean [server]?)");
     CHECK(load_error("[logging]\n") ==
           "ringmta.toml:1:2: logging: unknown section (sections are: [server], [ingress], "
-          "[delivery], [journal], [dns], [domains], [groups], [sources], [routes])");
+          "[delivery], [journal], [dns], [admin], [domains], [groups], [sources], [routes])");
     CHECK(load_error("shards = 4\n") ==
           "ringmta.toml:1:1: shards: keys go in a section; this one belongs in [server]");
     CHECK(load_error("server = 5\n") ==

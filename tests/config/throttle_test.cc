@@ -251,3 +251,24 @@ TEST_CASE("bad groups and sources are named with file, line and key") {
     CHECK(load_error("sources = 5\n") ==
           "ringmta.toml:1:1: sources: expected a table ([sources]), got an integer (5)");
 }
+
+TEST_CASE("[admin]: off by default, loopback only unless allowed") {
+    CHECK(defaults().admin.listen.address_len == 0);
+    config c = load_string("[admin]\nlisten = \"127.0.0.1:8025\"\n", "t.toml");
+    CHECK(c.admin.listen.text == "127.0.0.1:8025");
+    CHECK(load_string("[admin]\nlisten = \"[::1]:8025\"\n", "t.toml").admin.listen.text ==
+          "[::1]:8025");
+    CHECK(load_string("[admin]\nlisten = \"\"\n", "t.toml").admin.listen.address_len == 0);
+    CHECK(load_error("[admin]\nlisten = \"0.0.0.0:8025\"\n") ==
+          "ringmta.toml:2:10: admin.listen: \"0.0.0.0:8025\" is not a loopback address; the "
+          "admin endpoint has no authentication (set admin.allow_remote = true to listen "
+          "there anyway)");
+    config remote =
+        load_string("[admin]\nallow_remote = true\nlisten = \"192.0.2.1:8025\"\n", "t.toml");
+    CHECK(remote.admin.allow_remote);
+    CHECK(load_error("[admin]\nlisten = \"127.0.0.1\"\n") ==
+          "ringmta.toml:2:10: admin.listen: \"127.0.0.1\" is not an address:port (the port is "
+          "missing, e.g. 127.0.0.1:2525)");
+    config described = load_string(describe(c), "described.toml");
+    CHECK(described.admin.listen.text == "127.0.0.1:8025");
+}

@@ -89,6 +89,15 @@ struct delivery_config {
     duration_ms host_down_time = std::chrono::minutes(1);
 };
 
+// The operator's HTTP endpoint (GET /metrics, /queue; POST suspend, resume,
+// retry, bounce, delete) used by ringmta-ctl.
+struct admin_config {
+    endpoint listen;                 // address_len 0: no admin endpoint (the default)
+    // A listen address outside 127.0.0.0/8 and ::1 is refused unless this is set:
+    // the endpoint has no authentication.
+    bool allow_remote = false;
+};
+
 struct dns_config {
     // Recursive resolvers ("127.0.0.1:53"); empty: the nameservers of /etc/resolv.conf.
     std::vector<endpoint> resolvers;
@@ -145,6 +154,7 @@ struct config {
     delivery_config delivery;
     journal_config journal;
     dns_config dns;
+    admin_config admin;
     // In file order; policy_for() picks the one for a domain.
     std::vector<domain_policy> domains;
     // [groups."name"]: domains sharing one budget, in file order.
