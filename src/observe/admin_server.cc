@@ -24,13 +24,29 @@ namespace {
 constexpr std::size_t receive_bytes = 4096;
 constexpr std::uint64_t accept_retry_ms = 100;   // after EMFILE/ENFILE
 
+// After an error answer, what the client sent but we did not read is drained
+// for a moment before the close: closing with unread input makes the kernel
+// send a reset, which can destroy the answer before the client reads it
+// (lingering close, as HTTP servers do). Bounded in bytes and time.
+constexpr std::size_t linger_bytes_max = 64 * 1024;
+constexpr std::uint64_t linger_ms = 200;
+
 // Sends an error answer and closes: a request that cannot be framed (or was too
 // slow) leaves nothing trustworthy to read after it.
 runtime::task<void> answer_and_close(int fd, int status, std::string_view message,
                                      std::uint64_t write_timeout_ms) {
     std::string text = detail::serialize(detail::error_response(status, message), false);
     runtime::task<int> sent = io::send_all(fd, text, write_timeout_ms);
-    co_await std::move(sent);
+    int result = co_await std::move(sent);
+    if (result < 0) co_return;
+    ::shutdown(fd, SHUT_WR);
+    char sink[4096];
+    for (std::size_t drained = 0; drained < linger_bytes_max;) {
+        io::recv op(fd, sink, sizeof sink, linger_ms);
+        int n = co_await op;
+        if (n <= 0) break;
+        drained += static_cast<std::size_t>(n);
+    }
 }
 
 }  // namespace

@@ -56,3 +56,24 @@ class admin_server:
         for name in os.listdir(self.dir):
             os.unlink(os.path.join(self.dir, name))
         os.rmdir(self.dir)
+
+
+def run_checks(checks, argument, server, expected_errors):
+    """Runs each check(argument), printing "ok - name" or "not ok - name: why"
+    and finally "N passed, N failed"; stops the server. The exit status."""
+    passed = failed = 0
+    try:
+        for check in checks:
+            try:
+                check(argument)
+                if not server.alive():
+                    raise RuntimeError("the admin server died")
+                print("ok - %s" % check.__name__)
+                passed += 1
+            except expected_errors + (RuntimeError,) as error:
+                print("not ok - %s: %s" % (check.__name__, error))
+                failed += 1
+    finally:
+        server.stop()
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0

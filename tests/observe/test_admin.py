@@ -23,7 +23,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
-from admin_harness import admin_server  # noqa: E402
+from admin_harness import admin_server, run_checks  # noqa: E402
 from peers import check_failed as failed, expect  # noqa: E402
 
 TIMEOUT_S = 5
@@ -250,22 +250,7 @@ def main():
     parser.add_argument("--server", required=True, help="admin_test_server")
     args = parser.parse_args()
     server = admin_server(args.server)
-    passed = failed_count = 0
-    try:
-        for check in CHECKS:
-            try:
-                check(server)
-                expect(server.alive(), "the server died")
-                print("ok - %s" % check.__name__)
-                passed += 1
-            except (failed, OSError, ValueError, KeyError) as error:
-                print("not ok - %s: %s" % (check.__name__, error))
-                failed_count += 1
-    finally:
-        server.stop()
-    print("%d passed, %d failed" % (passed, failed_count))
-    return 1 if failed_count else 0
-
+    return run_checks(CHECKS, server, server, (failed, OSError, ValueError, KeyError))
 
 if __name__ == "__main__":
     sys.exit(main())
