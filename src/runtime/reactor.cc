@@ -47,6 +47,8 @@ reactor::reactor(const reactor_options& options) : _shard(options.shard) {
     if (probe) io_uring_free_probe(probe);
     current_reactor = this;
     _now_ms = monotonic_ms();
+    _deadlines.deadline_prev = &_deadlines;
+    _deadlines.deadline_next = &_deadlines;
     _ready.reserve(1024);
     _running.reserve(1024);
     arm_eventfd_read();
@@ -156,6 +158,7 @@ void reactor::reap() {
             auto* c = static_cast<completion*>(p);
             c->result = cqe->res;
             c->flags = cqe->flags;
+            if (c->deadline_ms != 0) unwatch_deadline(c);
             _ready.push_back(c->waiter);
             break;
         }
@@ -167,6 +170,10 @@ void reactor::reap() {
         case user_data_tag::wake:
             _wake_seen = true;
             if (p == this) arm_eventfd_read();
+            break;
+        case user_data_tag::deadline:
+            _deadline_timer_armed = false;
+            expire_deadlines();
             break;
         default:
             RINGMTA_ASSERT(false, "bad user_data tag %llu", (unsigned long long)data);

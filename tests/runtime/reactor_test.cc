@@ -120,6 +120,82 @@ TEST_CASE("recv with a deadline completes with -ETIMEDOUT when the peer is silen
 
 namespace {
 
+struct timed_recv {
+    int result = 0;
+    std::uint64_t done_ms = 0;
+    notifier done;
+};
+
+task<void> recv_one(int fd, std::uint64_t timeout_ms, timed_recv* out) {
+    char c;
+    io::recv op(fd, &c, 1, timeout_ms);
+    out->result = co_await op;
+    out->done_ms = monotonic_ms();
+    out->done.notify();
+}
+
+// A long deadline is watched first, then a short one: the reactor's one timer
+// must move earlier for the short one, and the long one still gets its data.
+task<void> short_after_long(int long_fd, int long_peer, int short_fd, timed_recv* r) {
+    spawn(recv_one(long_fd, 5000, &r[0]));
+    spawn(recv_one(short_fd, 50, &r[1]));
+    CHECK(reactor::current().deadlines_watched() == 2);
+    co_await r[1].done.wait();
+    CHECK(reactor::current().deadlines_watched() == 1);
+    CHECK(::write(long_peer, "x", 1) == 1);
+    co_await r[0].done.wait();
+    CHECK(reactor::current().deadlines_watched() == 0);
+}
+
+// 1000 receives that get their byte at once leave the list empty, none times
+// out; then a receive whose deadline is later than the timer's (armed for the
+// first of those) still expires: the timer fires, finds nothing due, re-arms.
+task<void> completed_then_later(int a, int b, timed_recv* r) {
+    for (int i = 0; i < 1000; ++i) {
+        CHECK(::write(a, "y", 1) == 1);
+        char c = 0;
+        io::recv op(b, &c, 1, 150);
+        int n = co_await op;
+        REQUIRE(n == 1);
+    }
+    CHECK(reactor::current().deadlines_watched() == 0);
+    spawn(recv_one(b, 400, &r[0]));
+    co_await r[0].done.wait();
+}
+
+}  // namespace
+
+TEST_CASE("a shorter deadline queued after a longer one expires first") {
+    int p[2], q[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, p) == 0);
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, q) == 0);
+    timed_recv r[2];
+    std::uint64_t start = monotonic_ms();
+    run_test([&] { return short_after_long(p[1], p[0], q[1], r); });
+    CHECK(r[1].result == -ETIMEDOUT);
+    CHECK(r[1].done_ms - start >= 40);
+    CHECK(r[1].done_ms - start < 2000);
+    CHECK(r[0].result == 1);
+    for (int fd : {p[0], p[1], q[0], q[1]}) close(fd);
+}
+
+TEST_CASE("completed operations leave the deadline list and a later deadline still fires") {
+    int fds[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+    timed_recv r[1];
+    std::uint64_t start = 0;
+    run_test([&] {
+        start = monotonic_ms();
+        return completed_then_later(fds[0], fds[1], r);
+    });
+    CHECK(r[0].result == -ETIMEDOUT);
+    CHECK(r[0].done_ms - start >= 390);
+    close(fds[0]);
+    close(fds[1]);
+}
+
+namespace {
+
 task<void> accept_and_connect(std::vector<int>* accepted) {
     socket_address address;
     REQUIRE(parse_socket_address("127.0.0.1:0", address));

@@ -2,14 +2,16 @@
 // frame and holds the completion its SQE points at, so the frame outlives the
 // operation by construction: the coroutine cannot resume before the CQE arrives.
 //
-// A non-zero timeout_ms links an IORING_OP_LINK_TIMEOUT to the operation; when it
-// fires the operation completes with -ECANCELED, which the awaitable reports as
-// -ETIMEDOUT. Results are the kernel's: >= 0 success, -errno failure.
+// A non-zero timeout_ms puts the operation in the reactor's deadline list (see
+// reactor::watch_deadline); when it expires the reactor cancels the operation and
+// the awaitable reports -ETIMEDOUT. Results are the kernel's: >= 0 success, -errno
+// failure.
 #pragma once
 
 #include <liburing.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <string_view>
 
@@ -26,21 +28,19 @@ public:
     void await_suspend(std::coroutine_handle<> waiter) {
         _done.waiter = waiter;
         reactor& r = reactor::current();
-        io_uring_sqe* s = r.sqes(_timeout_ms ? 2 : 1);
+        io_uring_sqe* s = r.sqe();
         static_cast<Derived*>(this)->prepare(s);
         io_uring_sqe_set_data64(s, tag_pointer(&_done, user_data_tag::completion));
         if (_timeout_ms == 0) return;
-        s->flags |= IOSQE_IO_LINK;
-        _timeout.tv_sec = static_cast<long long>(_timeout_ms / 1000);
-        _timeout.tv_nsec = static_cast<long long>(_timeout_ms % 1000) * 1000000;
-        // sqes(2) guaranteed room for this second SQE.
-        io_uring_sqe* t = io_uring_get_sqe(r.ring());
-        io_uring_prep_link_timeout(t, &_timeout, 0);
-        io_uring_sqe_set_data64(t, tag_pointer(nullptr, user_data_tag::ignore));
+        _owner = &r;
+        r.watch_deadline(&_done, _timeout_ms);
     }
 
     int await_resume() const noexcept {
-        if (_timeout_ms != 0 && _done.result == -ECANCELED) return -ETIMEDOUT;
+        // -EINTR: the cancel interrupted an operation blocking in an io-wq worker.
+        if (_done.timed_out && (_done.result == -ECANCELED || _done.result == -EINTR)) {
+            return -ETIMEDOUT;
+        }
         return _done.result;
     }
 
@@ -48,11 +48,16 @@ public:
 
 protected:
     explicit uring_op(std::uint64_t timeout_ms) : _timeout_ms(timeout_ms) {}
+    // Normally the CQE took it out of the list already; this keeps the list sound
+    // should a frame ever be destroyed with its operation in flight.
+    ~uring_op() {
+        if (_done.deadline_ms != 0) _owner->unwatch_deadline(&_done);
+    }
 
 private:
     completion _done;
     std::uint64_t _timeout_ms;
-    __kernel_timespec _timeout{};
+    reactor* _owner = nullptr;
 };
 
 class recv : public uring_op<recv> {

@@ -12,6 +12,14 @@
 //   handler     - an object that takes CQEs itself (multishot accept, timers)
 //   ignore      - CQEs nobody needs (linked timeouts, close, msg_ring echoes)
 //   wake        - a cross-shard wake-up (MSG_RING from another ring, or eventfd)
+//   deadline    - the reactor's deadline timer (see watch_deadline)
+//
+// Deadlines: an operation with a timeout is not given an IORING_OP_LINK_TIMEOUT
+// (a second SQE, a kernel hrtimer armed and cancelled, and a second CQE for every
+// receive and send). It is linked into the reactor's deadline list instead, and
+// one absolute IORING_OP_TIMEOUT per reactor fires at the earliest deadline; the
+// operations found past their deadline then are cancelled with
+// IORING_OP_ASYNC_CANCEL and complete with -ECANCELED (and timed_out set).
 #pragma once
 
 #include <liburing.h>
@@ -25,10 +33,15 @@
 namespace ringmta::runtime {
 
 // The state of one single-shot operation; lives in the awaiting coroutine frame.
+// With a deadline it is also linked into its reactor's deadline list while in flight.
 struct completion {
     std::coroutine_handle<> waiter;
     int result = 0;
     std::uint32_t flags = 0;
+    bool timed_out = false;        // the reactor cancelled it at its deadline
+    std::uint64_t deadline_ms = 0; // monotonic; 0: not in the deadline list
+    completion* deadline_prev = nullptr;
+    completion* deadline_next = nullptr;
 };
 
 // An object that consumes its own CQEs (multishot operations, timers).
@@ -58,7 +71,9 @@ protected:
     ~wake_listener() = default;
 };
 
-enum class user_data_tag : std::uint64_t { completion = 0, handler = 1, ignore = 2, wake = 3 };
+enum class user_data_tag : std::uint64_t {
+    completion = 0, handler = 1, ignore = 2, wake = 3, deadline = 4
+};
 
 inline std::uint64_t tag_pointer(const void* p, user_data_tag tag) {
     return reinterpret_cast<std::uint64_t>(p) | static_cast<std::uint64_t>(tag);
@@ -116,6 +131,15 @@ public:
     // Wakes this reactor from any thread (signal handling, start-up): eventfd write.
     void wake_from_any_thread();
 
+    // Watches the operation whose SQE (user_data: `c` with the completion tag) was
+    // just queued: if it is still in flight `timeout_ms` (> 0) after the start of
+    // this loop turn, it is cancelled (IORING_OP_ASYNC_CANCEL): it completes with
+    // -ECANCELED, or -EINTR if it was blocking in an io-wq worker, and c->timed_out
+    // is set. Its CQE takes it out of the list; unwatch_deadline() does so earlier.
+    void watch_deadline(completion* c, std::uint64_t timeout_ms);
+    void unwatch_deadline(completion* c);  // no-op when `c` is not watched
+    std::size_t deadlines_watched() const { return _deadlines_watched; }
+
     // Monotonic milliseconds, read once per loop turn.
     std::uint64_t now_ms() const { return _now_ms; }
     std::uint64_t refresh_now_ms();
@@ -130,6 +154,8 @@ private:
     void reap();
     void run_ready();
     void dispatch_wake();
+    void arm_deadline_timer(std::uint64_t deadline_ms);
+    void expire_deadlines();
 
     io_uring _ring{};
     unsigned _shard;
@@ -146,6 +172,13 @@ private:
     std::vector<std::coroutine_handle<>> _running;
     std::vector<turn_hook*> _turn_hooks;
     std::vector<wake_listener*> _wake_listeners;
+    // Deadline list (intrusive, circular, this sentinel; oldest first) and the one
+    // IORING_OP_TIMEOUT that fires at its earliest deadline.
+    completion _deadlines;
+    std::size_t _deadlines_watched = 0;
+    bool _deadline_timer_armed = false;
+    std::uint64_t _deadline_timer_ms = 0;
+    __kernel_timespec _deadline_timer_when{};
 };
 
 std::uint64_t monotonic_ms();
