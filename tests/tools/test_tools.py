@@ -147,18 +147,25 @@ def check_forced_rcpt_reply(ctx):
     expect(envelope["rcpt_to"] == ["good@x"], "rcpt_to %r" % envelope["rcpt_to"])
 
 
+def raw_session(sink, helo, pipelined, count):
+    """Greeting and EHLO on a raw socket, then `pipelined` in one write; returns the
+    codes of the next `count` replies."""
+    with socket.create_connection(("127.0.0.1", sink.port), timeout=10) as sock:
+        expect(read_replies(sock, 1) == [220], "no greeting")
+        sock.sendall(b"EHLO %s\r\n" % helo)
+        expect(read_replies(sock, 1) == [250], "EHLO refused")
+        sock.sendall(pipelined)
+        return read_replies(sock, count)
+
+
 def check_pipelining(ctx):
     sink = ctx.sink
     before = sink.stored()
-    with socket.create_connection(("127.0.0.1", sink.port), timeout=10) as sock:
-        expect(read_replies(sock, 1) == [220], "no greeting")
-        sock.sendall(b"EHLO pipe.test\r\n")
-        expect(read_replies(sock, 1) == [250], "EHLO refused")
-        sock.sendall(b"MAIL FROM:<p@pipe.test>\r\nRCPT TO:<one@pipe.test>\r\nDATA\r\n"
-                     b"Subject: one\r\n\r\n..dot one\r\nbody one\r\n.\r\n"
-                     b"MAIL FROM:<p@pipe.test>\r\nRCPT TO:<two@pipe.test>\r\nDATA\r\n"
-                     b"Subject: two\r\n\r\nbody two\r\n.\r\nQUIT\r\n")
-        codes = read_replies(sock, 9)
+    codes = raw_session(sink, b"pipe.test",
+                        b"MAIL FROM:<p@pipe.test>\r\nRCPT TO:<one@pipe.test>\r\nDATA\r\n"
+                        b"Subject: one\r\n\r\n..dot one\r\nbody one\r\n.\r\n"
+                        b"MAIL FROM:<p@pipe.test>\r\nRCPT TO:<two@pipe.test>\r\nDATA\r\n"
+                        b"Subject: two\r\n\r\nbody two\r\n.\r\nQUIT\r\n", 9)
     expect(codes == [250, 250, 354, 250, 250, 250, 354, 250, 221], "replies %r" % codes)
     stems = new_messages(sink, before, 2)
     got = {}
@@ -182,6 +189,30 @@ def check_no_pipelining(ctx):
     expect(rc == 0 and report["accepted"] == 50, "blast %r %s" % (report, err))
     stats = sink.wait_stats(lambda s: s["messages"] >= 50)
     expect(stats["recipients"] == 150, "sink %r" % stats)
+
+
+def check_chunking(ctx):
+    # CHUNKING is offered by default: BDAT content is stored as sent, dots and all
+    # (no unstuffing), and --no-chunking takes the keyword out of the EHLO reply.
+    sink = ctx.sink
+    before = sink.stored()
+    first, last = b"Subject: bdat\r\n\r\n.not stuffed\r\n", b"..two dots stay\r\n"
+    with smtplib.SMTP("127.0.0.1", sink.port, timeout=10) as s:
+        s.ehlo("chunk.test")
+        expect(s.has_extn("chunking"), "CHUNKING not offered: %r" % s.esmtp_features)
+    codes = raw_session(sink, b"chunk.test",
+                        b"MAIL FROM:<c@chunk.test>\r\nRCPT TO:<r@chunk.test>\r\n"
+                        b"BDAT %d\r\n%sBDAT %d LAST\r\n%sQUIT\r\n"
+                        % (len(first), first, len(last), last), 5)
+    expect(codes == [250, 250, 250, 250, 221], "replies %r" % codes)
+    [stem] = new_messages(sink, before, 1)
+    _, stored = sink.load(stem)
+    expect(stored == first + last, "stored %r" % stored)
+    plain = ctx.start_sink("no-chunking", "--no-chunking")
+    with smtplib.SMTP("127.0.0.1", plain.port, timeout=10) as s:
+        s.ehlo("nc.test")
+        expect(not s.has_extn("chunking"), "CHUNKING still offered")
+        expect(s.has_extn("pipelining"), "PIPELINING missing: %r" % s.esmtp_features)
 
 
 def check_sigterm(ctx):
@@ -212,6 +243,7 @@ CHECKS = [
     ("forced RCPT reply for matching recipients", check_forced_rcpt_reply),
     ("pipelined transactions in one write", check_pipelining),
     ("no-pipelining sink and lock-step blast", check_no_pipelining),
+    ("CHUNKING offered, BDAT stored as sent, --no-chunking", check_chunking),
     ("SIGTERM exits 0 and prints the stats", check_sigterm),
 ]
 

@@ -15,7 +15,8 @@ const char* const sink_usage =
     "                    [--store DIR] [--stats-file FILE] [--hostname NAME]\n"
     "                    [--rcpt-reply \"CODE [X.Y.Z] TEXT\"]\n"
     "                    [--data-reply \"CODE [X.Y.Z] TEXT\"]\n"
-    "                    [--reply-count N] [--reply-match SUBSTRING] [--no-pipelining]\n";
+    "                    [--reply-count N] [--reply-match SUBSTRING] [--no-pipelining]\n"
+    "                    [--no-chunking]\n";
 
 namespace {
 
@@ -102,6 +103,10 @@ std::string parse_sink_options(int argc, char** argv, sink_options& out) {
         }
         if (name == "--no-pipelining") {
             out.pipelining = false;
+            continue;
+        }
+        if (name == "--no-chunking") {
+            out.chunking = false;
             continue;
         }
         if (i + 1 >= argc) return "unknown option or missing value: " + std::string(name);

@@ -34,6 +34,9 @@ struct sink_options {
     std::uint64_t reply_count = std::numeric_limits<std::uint64_t>::max();
     std::string reply_match;  // "": every recipient / message matches
     bool pipelining = true;
+    // RFC 3030 CHUNKING (BDAT) offered, as Postfix and the big receivers do: a
+    // client that uses it sends content as it is, with no dot-stuffing.
+    bool chunking = true;
     bool help = false;
 };
 

@@ -25,6 +25,7 @@ sink_shard::sink_shard(unsigned index, const sink_options& options, reply_policy
       _listen_fds(std::move(listen_fds)),
       _stop(stop) {
     _settings.hostname = options.hostname;
+    _settings.offer_chunking = options.chunking;
     _sessions.prev = &_sessions;
     _sessions.next = &_sessions;
 }
