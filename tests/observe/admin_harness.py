@@ -18,10 +18,12 @@ class admin_server:
         self.dir = tempfile.mkdtemp(prefix="ringmta-admin-test-")
         self.calls_path = os.path.join(self.dir, "calls")
         port_path = os.path.join(self.dir, "port")
-        self.process = subprocess.Popen(
-            [program, "--listen", "127.0.0.1:0", "--calls", self.calls_path,
-             "--port-file", port_path],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.stderr_path = os.path.join(self.dir, "stderr")
+        with open(self.stderr_path, "wb") as stderr:
+            self.process = subprocess.Popen(
+                [program, "--listen", "127.0.0.1:0", "--calls", self.calls_path,
+                 "--port-file", port_path],
+                stdout=subprocess.DEVNULL, stderr=stderr)
         deadline = time.monotonic() + START_TIMEOUT_S
         self.port = None
         while time.monotonic() < deadline and self.process.poll() is None:
@@ -50,9 +52,12 @@ class admin_server:
         return self.process.poll() is None
 
     def stop(self):
+        """Stops the server and keeps what it wrote to stderr (sanitizer reports)."""
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(timeout=10)
+        with open(self.stderr_path, errors="replace") as f:
+            self.stderr = f.read()
         for name in os.listdir(self.dir):
             os.unlink(os.path.join(self.dir, name))
         os.rmdir(self.dir)
@@ -75,5 +80,9 @@ def run_checks(checks, argument, server, expected_errors):
                 failed += 1
     finally:
         server.stop()
+    # UBSan reports and continues: a report is a failure even if every check passed.
+    if "runtime error" in server.stderr or "Sanitizer" in server.stderr:
+        print("not ok - sanitizer report from the server:\n" + server.stderr)
+        failed += 1
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
