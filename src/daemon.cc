@@ -5,6 +5,7 @@
 // (bounded), wait for the journal's last group commit, exit the loop.
 #include "daemon.h"
 
+#include <mimalloc.h>
 #include <sys/resource.h>
 
 #include <csignal>
@@ -35,8 +36,8 @@ namespace {
 // wait for the next attempt time their last attempt record named. Only the
 // resident part stays in memory; the envelope and body are read back from the
 // journal when a job of the message runs.
-void requeue(delivery::engine& engine, journal::journal& log, journal::live_message& l,
-             std::vector<std::string>& addresses) {
+void requeue(delivery::engine& engine, journal::journal& log, const journal::live_message& l,
+             const std::vector<std::string>& addresses) {
     queue::message_ptr m = queue::make_message();
     m->id = l.message.message_id;
     m->arrival_unix_ms = l.message.arrival_unix_ms;
@@ -46,10 +47,6 @@ void requeue(delivery::engine& engine, journal::journal& log, journal::live_mess
     m->record_bytes = l.record_size;
     m->unfinished = static_cast<std::uint32_t>(l.pending.size());
     log.pin_segment(l.segment_sequence);
-    addresses.clear();
-    for (journal::recipient_entry& e : l.message.recipients) {
-        addresses.push_back(std::move(e.address));
-    }
     if (l.attempts.empty()) {
         engine.submit(m, addresses, l.pending, 0, 0);
         return;
@@ -68,6 +65,34 @@ void requeue(delivery::engine& engine, journal::journal& log, journal::live_mess
         engine.submit(m, addresses, recipients, state.first, state.second);
     }
 }
+
+// A mimalloc heap for start-up's temporary data: while entered, this thread's
+// allocations come from it; release() frees what is left of it and returns its
+// empty pages (blocks still in use move to the thread's heap).
+class scratch_heap {
+public:
+    scratch_heap() : _heap(mi_heap_new()) {}
+    ~scratch_heap() { release(); }
+    scratch_heap(const scratch_heap&) = delete;
+    scratch_heap& operator=(const scratch_heap&) = delete;
+    void enter() {
+        if (_heap && !_previous) _previous = mi_heap_set_default(_heap);
+    }
+    void leave() {
+        if (_previous) mi_heap_set_default(_previous);
+        _previous = nullptr;
+    }
+    void release() {
+        leave();
+        if (_heap) mi_heap_delete(_heap);
+        _heap = nullptr;
+        mi_collect(true);
+    }
+
+private:
+    mi_heap_t* _heap = nullptr;
+    mi_heap_t* _previous = nullptr;
+};
 
 // How long shutdown waits for sessions and deliveries in flight before abandoning
 // them (abandoned recipients have no outcome and are retried after restart).
@@ -208,12 +233,25 @@ std::string shard::start() {
     log = std::make_unique<journal::journal>(options, io);
     runtime::reactor& r = runtime::reactor::current();
     r.add_turn_hook(log.get());
-    journal::recovery recovered(false);   // bodies stay on disk until delivery
+    // Recovery decodes every live message before the queue is rebuilt from them.
+    // That working set is allocated from a heap of its own and freed whole
+    // afterwards: allocated from the shard's heap, its freed blocks would sit
+    // between the queue's long-lived ones and keep their pages resident.
+    scratch_heap scratch;
     std::uint64_t recovery_started_ms = runtime::monotonic_ms();
-    if (std::string error = log->open(recovered); !error.empty()) return "journal: " + error;
-    std::vector<journal::live_message> live = recovered.finish();
+    std::vector<journal::live_message> live;
+    std::uint64_t max_message_id = 0;
+    {
+        scratch.enter();
+        journal::recovery recovered(false);   // bodies stay on disk until delivery
+        std::string error = log->open(recovered);
+        if (!error.empty()) return "journal: " + error;
+        live = recovered.finish();
+        max_message_id = recovered.max_message_id();
+        scratch.leave();
+    }
     ids = std::make_unique<journal::id_generator>(static_cast<std::uint8_t>(index),
-                                                  recovered.max_message_id());
+                                                  max_message_id);
     if (!cfg->server.accounting_log.empty()) {
         accounting = std::make_unique<observe::accounting_log>();
         if (std::string error = accounting->open(cfg->server.accounting_log); !error.empty())
@@ -221,12 +259,20 @@ std::string shard::start() {
         r.add_turn_hook(accounting.get());
     }
     delivery = std::make_unique<delivery::engine>(*cfg, *log, *ids, accounting.get(), index, count);
-    std::vector<std::string> addresses;
     std::size_t recipients = 0;
-    for (journal::live_message& l : live) {
-        recipients += l.pending.size();
-        requeue(*delivery, *log, l, addresses);
-        l = journal::live_message{};   // its strings are not needed any more
+    {
+        std::vector<std::string> addresses;
+        for (journal::live_message& l : live) {
+            recipients += l.pending.size();
+            scratch.enter();   // the address strings are scratch too
+            addresses.clear();
+            for (journal::recipient_entry& e : l.message.recipients) {
+                addresses.push_back(std::move(e.address));
+            }
+            scratch.leave();
+            requeue(*delivery, *log, l, addresses);
+            l = journal::live_message{};   // its strings are not needed any more
+        }
     }
     if (!live.empty()) {
         log_info("shard %u: recovered %zu queued message(s), %zu recipient(s), in %llu ms",
@@ -234,6 +280,7 @@ std::string shard::start() {
                  (unsigned long long)(runtime::monotonic_ms() - recovery_started_ms));
     }
     std::vector<journal::live_message>().swap(live);
+    scratch.release();
 
     if (!cfg->ingress.tls_cert_file.empty()) {
         if (std::string error = load_tls(); !error.empty()) return error;
@@ -332,6 +379,14 @@ int run_daemon(const config::config& cfg) {
         s->count = count;
         shards.push_back(std::move(s));
     }
+    // Start-up (journal recovery) allocates and frees a lot: mimalloc gives freed
+    // memory back to the system only after a delay, on a later call, and a shard
+    // idle after start-up makes none. So decommit at once until every shard has
+    // started; then the usual delays (which save system calls under load) return.
+    long decommit_delay = mi_option_get(mi_option_decommit_delay);
+    long segment_decommit_delay = mi_option_get(mi_option_segment_decommit_delay);
+    mi_option_set(mi_option_decommit_delay, 0);
+    mi_option_set(mi_option_segment_decommit_delay, 0);
     runtime::shard_group group(count);
     group.start([&](runtime::reactor& r) {
         shard& s = *shards[r.shard()];
@@ -344,6 +399,8 @@ int run_daemon(const config::config& cfg) {
         shared.started->count_down();
     });
     shared.started->wait();
+    mi_option_set(mi_option_decommit_delay, decommit_delay);
+    mi_option_set(mi_option_segment_decommit_delay, segment_decommit_delay);
     if (!shared.stop) {
         std::string listen;
         for (const config::endpoint& e : cfg.ingress.listen) listen += (listen.empty() ? "" : ", ") + e.text;

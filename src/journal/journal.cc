@@ -60,27 +60,27 @@ std::string journal::open(recovery& into) {
     }
     std::sort(sequences.begin(), sequences.end());
 
-    std::string image;
     for (std::uint64_t sequence : sequences) {
         std::string name = segment_name(sequence);
         int fd = _io.open_segment(_options.directory, name);
         if (fd < 0) return _options.directory + "/" + name + ": " + std::strerror(-fd);
-        int rc = _io.read_segment(fd, image);
+        into.begin_segment(sequence);
+        int rc = _io.scan_segment(fd, [&](std::string_view image) {
+            segment_scanner scanner(image);
+            while (std::optional<scanned_record> r = scanner.next()) into.apply(*r);
+            if (scanner.corrupt_records() > 0) {
+                log_error("journal %s/%s: %zu corrupt record(s) skipped",
+                          _options.directory.c_str(), name.c_str(), scanner.corrupt_records());
+            }
+            if (scanner.stop_reason() == scan_stop::torn) {
+                log_warn("journal %s/%s: torn record at offset %zu (an unacknowledged write "
+                         "cut short by a crash); ignored", _options.directory.c_str(),
+                         name.c_str(), scanner.valid_end());
+            }
+        });
         if (rc < 0) {
             _io.close_segment(fd);
             return _options.directory + "/" + name + ": " + std::strerror(-rc);
-        }
-        into.begin_segment(sequence);
-        segment_scanner scanner(image);
-        while (std::optional<scanned_record> r = scanner.next()) into.apply(*r);
-        if (scanner.corrupt_records() > 0) {
-            log_error("journal %s/%s: %zu corrupt record(s) skipped", _options.directory.c_str(),
-                      name.c_str(), scanner.corrupt_records());
-        }
-        if (scanner.stop_reason() == scan_stop::torn) {
-            log_warn("journal %s/%s: torn record at offset %zu (an unacknowledged write cut "
-                     "short by a crash); ignored", _options.directory.c_str(), name.c_str(),
-                     scanner.valid_end());
         }
         // Kept open: bodies of the messages still queued are read back from it.
         _segments[sequence] = segment_state{fd, 0, 0};

@@ -66,7 +66,16 @@ void recovery::apply_message(const scanned_record& r) {
     body_location body_at{
         static_cast<std::uint32_t>(record_header_bytes + r.payload.size() - body_bytes),
         body_bytes};
-    if (!_keep_bodies) std::string().swap(decoded.body);
+    if (!_keep_bodies) {
+        // Only what requeueing needs stays: ids, flags, times and the recipient
+        // addresses (routing). The rest is read back with the body for delivery.
+        std::string().swap(decoded.body);
+        std::string().swap(decoded.sender);
+        std::string().swap(decoded.helo);
+        std::string().swap(decoded.client_address);
+        std::string().swap(decoded.envid);
+        for (recipient_entry& e : decoded.recipients) std::string().swap(e.orcpt);
+    }
     auto [it, inserted] = _live.try_emplace(r.header.message_id);
     entry& e = it->second;
     if (!inserted && e.done.size() != decoded.recipients.size()) {

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,6 +83,30 @@ int ring_segment_io::read_segment(int fd, std::string& out) {
         done += static_cast<std::size_t>(n);
     }
     out.resize(done);
+    return 0;
+}
+
+int segment_io::scan_segment(int fd, const std::function<void(std::string_view)>& scan) {
+    std::string image;
+    int rc = read_segment(fd, image);
+    if (rc < 0) return rc;
+    scan(image);
+    return 0;
+}
+
+int ring_segment_io::scan_segment(int fd, const std::function<void(std::string_view)>& scan) {
+    struct stat st{};
+    if (::fstat(fd, &st) != 0) return -errno;
+    auto size = static_cast<std::size_t>(st.st_size);
+    if (size == 0) {
+        scan({});
+        return 0;
+    }
+    void* at = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (at == MAP_FAILED) return -errno;
+    ::madvise(at, size, MADV_SEQUENTIAL);
+    scan(std::string_view(static_cast<const char*>(at), size));
+    ::munmap(at, size);
     return 0;
 }
 

@@ -35,8 +35,10 @@ struct live_message {
 
 class recovery {
 public:
-    // keep_bodies = false leaves message.body empty: the caller fetches bodies from disk
-    // later through record_offset + body_at, so recovery never holds every body at once.
+    // keep_bodies = false keeps of each message only what requeueing needs (ids, flags,
+    // times, recipient addresses): body, sender, helo, client address, ENVID and ORCPT
+    // are left empty, and the caller reads the record back (record_offset, record_size)
+    // when it delivers, so recovery never holds every body at once.
     explicit recovery(bool keep_bodies = true) : _keep_bodies(keep_bodies) {}
 
     void begin_segment(std::uint64_t sequence);
