@@ -158,6 +158,10 @@ runtime::task<void> shutdown_shard(shard* s) {
              (unsigned long long)(s->delivery ? s->delivery->stats().deferred : 0),
              (unsigned long long)(s->delivery ? s->delivery->stats().failed : 0),
              (unsigned long long)(s->delivery ? s->delivery->stats().reads : 0));
+    if (s->log) {
+        log_info("shard %u journal: %s", s->index,
+                 journal::describe_group_commit(s->log->stats()).c_str());
+    }
     if (s->tls) tls::release_thread_state();
     runtime::reactor::current().request_exit();
 }
@@ -230,6 +234,7 @@ std::string shard::start() {
     options.segment_bytes = cfg->journal.segment_size;
     options.sync = cfg->journal.durability == config::durability::fsync;
     options.spool_bytes_max = cfg->journal.max_spool_size / count;
+    options.commit_delay_ms = static_cast<std::uint64_t>(cfg->journal.commit_delay.count());
     log = std::make_unique<journal::journal>(options, io);
     runtime::reactor& r = runtime::reactor::current();
     r.add_turn_hook(log.get());

@@ -37,6 +37,15 @@ void reactor::unwatch_deadline(completion* c) {
     --_deadlines_watched;
 }
 
+void reactor::wake_by(std::uint64_t deadline_ms) {
+    if (_wake_by_ms == 0 || _wake_by_ms <= _now_ms || deadline_ms < _wake_by_ms) {
+        _wake_by_ms = deadline_ms;
+    }
+    if (!_deadline_timer_armed || deadline_ms < _deadline_timer_ms) {
+        arm_deadline_timer(deadline_ms);
+    }
+}
+
 void reactor::arm_deadline_timer(std::uint64_t deadline_ms) {
     // The kernel copies the timespec when it takes the SQE, so one member serves
     // an arm and the updates queued after it in the same turn (each earlier).
@@ -79,6 +88,11 @@ void reactor::expire_deadlines() {
             next_ms = c->deadline_ms;
         }
         c = following;
+    }
+    if (_wake_by_ms != 0 && _wake_by_ms <= now) {
+        _wake_by_ms = 0;   // this CQE is the wake-up: the loop turns now
+    } else if (_wake_by_ms != 0 && (next_ms == 0 || _wake_by_ms < next_ms)) {
+        next_ms = _wake_by_ms;
     }
     if (next_ms != 0) arm_deadline_timer(next_ms);
 }

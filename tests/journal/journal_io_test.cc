@@ -51,10 +51,12 @@ struct fixture {
     recovery recovered;
     std::vector<live_message> live;
 
-    fixture(const std::string& directory, std::uint64_t segment_bytes) {
+    fixture(const std::string& directory, std::uint64_t segment_bytes,
+            std::uint64_t commit_delay_ms = 0) {
         journal_options options;
         options.directory = directory;
         options.segment_bytes = segment_bytes;
+        options.commit_delay_ms = commit_delay_ms;
         j = std::make_unique<journal::journal>(options, io);
         std::string error = j->open(recovered);
         REQUIRE(error.empty());
@@ -199,4 +201,84 @@ TEST_CASE("a torn tail is ignored on replay and appends go to a fresh segment") 
     close(fd);
     on_reactor(replay_torn, directory);
     remove_tree(directory);
+}
+
+namespace {
+
+struct delay_result {
+    std::uint64_t batches = 0;           // group commits for the three appends
+    std::uint64_t waited_ms = 0;         // first append to durable()
+    std::uint64_t largest_batch = 0;
+    std::uint64_t wait_p99_us = 0;
+    int rc = -1;
+};
+
+// Three appends, one per reactor turn, then durable(): with a commit delay they
+// share one group commit that waits at least the delay.
+runtime::task<void> three_turns(fixture* f, delay_result* out) {
+    co_await f->j->durable(f->j->last_ticket());  // the new segment's header
+    std::uint64_t batches_before = f->j->stats().batches;
+    std::vector<std::string> recipients{"r@x.example"};
+    std::string body(2000, 'd');
+    std::uint64_t started = runtime::monotonic_ms();
+    for (int i = 1; i <= 3; ++i) {
+        f->j->append_message(make_view(i, recipients, body), nullptr);
+        runtime::io::sleep_for turn(0);
+        co_await turn;
+    }
+    out->rc = co_await f->j->durable(f->j->last_ticket());
+    out->waited_ms = runtime::monotonic_ms() - started;
+    out->batches = f->j->stats().batches - batches_before;
+    out->largest_batch = f->j->stats().largest_batch_records;
+    out->wait_p99_us = f->j->stats().wait_us.quantile_bound(0.99);
+}
+
+runtime::task<void> three_turns_delayed(std::string directory, void* state) {
+    fixture f(directory, 64u << 20, 30);
+    co_await three_turns(&f, static_cast<delay_result*>(state));
+}
+
+runtime::task<void> three_turns_undelayed(std::string directory, void* state) {
+    fixture f(directory, 64u << 20, 0);
+    co_await three_turns(&f, static_cast<delay_result*>(state));
+}
+
+}  // namespace
+
+TEST_CASE("commit_delay gathers appends from several turns into one group commit") {
+    std::string directory = temp_directory();
+    delay_result delayed;
+    on_reactor(three_turns_delayed, directory, &delayed);
+    CHECK(delayed.rc == 0);
+    CHECK(delayed.batches == 1);
+    CHECK(delayed.largest_batch >= 3);
+    CHECK(delayed.waited_ms >= 30);
+    CHECK(delayed.wait_p99_us >= 29000);
+    remove_tree(directory);
+
+    directory = temp_directory();
+    delay_result undelayed;
+    on_reactor(three_turns_undelayed, directory, &undelayed);
+    CHECK(undelayed.rc == 0);
+    // The first append is written at the end of its turn, alone; the others join
+    // whichever batch is open when the one in flight completes.
+    CHECK(undelayed.batches >= 2);
+    CHECK(undelayed.largest_batch <= 2);
+    remove_tree(directory);
+}
+
+TEST_CASE("group commit histograms bound their quantiles by power-of-two buckets") {
+    log2_histogram h;
+    CHECK(h.quantile_bound(0.5) == 0);
+    for (int i = 0; i < 98; ++i) h.add(3);    // bucket [2, 4)
+    h.add(1000);                              // [512, 1024)
+    h.add(5000000000ull);
+    CHECK(h.count() == 100);
+    CHECK(h.quantile_bound(0.5) == 3);
+    CHECK(h.quantile_bound(0.99) == 1023);
+    CHECK(h.quantile_bound(1.0) == ~std::uint64_t{0});   // the last bucket has no top
+    CHECK(h.buckets[0] == 0);
+    h.add(0);
+    h.add(1);
+    CHECK(h.buckets[0] == 2);
 }

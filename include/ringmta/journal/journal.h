@@ -16,6 +16,7 @@
 // remains in them; compaction of pinned segments comes with the journal work.
 #pragma once
 
+#include <array>
 #include <coroutine>
 #include <cstdint>
 #include <deque>
@@ -39,6 +40,10 @@ struct journal_options {
     std::uint64_t segment_bytes = 64ull << 20;
     bool sync = true;                    // false: benchmarks only (no fdatasync)
     std::uint64_t spool_bytes_max = 0;   // this shard's share of max_spool_size; 0: none
+    // Group commit: a batch waits this long after its first record for more
+    // before it is written (journal.commit_delay); 0: written at the end of the
+    // reactor turn. A batch of commit_early_bytes goes at once.
+    std::uint64_t commit_delay_ms = 0;
     // Called once, with a message naming the file and the error. Empty: log, exit(75).
     std::function<void(const std::string&)> on_storage_failure;
 };
@@ -49,6 +54,19 @@ struct record_location {
     std::uint32_t bytes = 0;             // the whole record, header and padding included
 };
 
+// A batch under commit_delay is written before its delay is up once it holds this.
+inline constexpr std::size_t commit_early_bytes = 1u << 20;
+
+// Power-of-two buckets: [0] counts values of 0 or 1, [k] values in [2^k, 2^(k+1)),
+// the last one everything above.
+struct log2_histogram {
+    std::array<std::uint64_t, 24> buckets{};
+    void add(std::uint64_t value);
+    std::uint64_t count() const;
+    // An upper bound of the q-quantile (0 < q <= 1): the top of its bucket.
+    std::uint64_t quantile_bound(double q) const;
+};
+
 struct journal_stats {
     std::uint64_t records = 0;
     std::uint64_t batches = 0;
@@ -56,7 +74,19 @@ struct journal_stats {
     std::uint64_t segments_created = 0;
     std::uint64_t segments_removed = 0;
     std::uint64_t largest_batch_records = 0;
+    // Group commit, per batch: its records; how long its first record waited
+    // before the batch was submitted (the reactor turn, or commit_delay, or the
+    // batch before it still in flight); and its write + fdatasync, submission to
+    // completion. Times in microseconds.
+    log2_histogram batch_records;
+    log2_histogram wait_us;
+    log2_histogram commit_us;
+    std::uint64_t wait_us_total = 0;
+    std::uint64_t commit_us_total = 0;
 };
+
+// One line for the shutdown log: batches, records per batch, wait and commit times.
+std::string describe_group_commit(const journal_stats& stats);
 
 class journal final : public runtime::turn_hook, public append_target {
 public:
@@ -172,6 +202,10 @@ private:
     std::deque<chunk> _pending;                          // next batch, per segment
     std::deque<chunk> _in_flight;                        // the batch being written
     bool _writing = false;
+    std::uint64_t _pending_records = 0;                  // in the next batch
+    std::size_t _pending_bytes = 0;
+    std::uint64_t _batch_opened_ns = 0;                  // its first record's append
+    std::uint64_t _in_flight_started_ns = 0;
     int _failure = 0;                                    // -errno once failed
     bool _full = false;                                  // the last make_room() failed
     std::uint64_t _appended = 0;                         // tickets handed out

@@ -138,6 +138,10 @@ public:
     // is set. Its CQE takes it out of the list; unwatch_deadline() does so earlier.
     void watch_deadline(completion* c, std::uint64_t timeout_ms);
     void unwatch_deadline(completion* c);  // no-op when `c` is not watched
+    // Makes the loop turn (and the turn hooks run) by `deadline_ms` (monotonic) even
+    // if nothing completes: for a turn hook that put work off until then (the
+    // journal's commit delay). A hook still waiting asks again on its next turn.
+    void wake_by(std::uint64_t deadline_ms);
     std::size_t deadlines_watched() const { return _deadlines_watched; }
 
     // Monotonic milliseconds, read once per loop turn.
@@ -178,6 +182,7 @@ private:
     std::size_t _deadlines_watched = 0;
     bool _deadline_timer_armed = false;
     std::uint64_t _deadline_timer_ms = 0;
+    std::uint64_t _wake_by_ms = 0;        // wake_by(); 0: none
     __kernel_timespec _deadline_timer_when{};
 };
 
