@@ -46,7 +46,7 @@ void requeue(delivery::engine& engine, journal::journal& log, const journal::liv
     m->record_offset = l.record_offset;
     m->record_bytes = l.record_size;
     m->unfinished = static_cast<std::uint32_t>(l.pending.size());
-    log.pin_segment(l.segment_sequence);
+    log.pin_segment(l.segment_sequence, l.record_size);
     if (l.attempts.empty()) {
         engine.submit(m, addresses, l.pending, 0, 0);
         return;

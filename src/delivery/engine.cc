@@ -284,9 +284,14 @@ runtime::task<void> engine::run() {
                 next = next == 0 ? tick : std::min(next, tick);
             }
         }
+        maybe_compact();
+        if (_compaction_retry_at_ms > now) {
+            next = next == 0 ? _compaction_retry_at_ms : std::min(next, _compaction_retry_at_ms);
+        }
         if (next != 0) _timer.arm_at(next);
         co_await _wake.wait();
     }
+    while (_compacting) co_await _wake.wait();   // it notifies when it ends
     for (auto& [key, p] : _pools) {
         for (connection* c : p->idle) {
             c->quit = true;

@@ -72,7 +72,7 @@ void engine::finish(queue::job& j, const queue::content* c, std::uint32_t recipi
         journal::outcome_record{m.id, recipient, status, where.now_unix_ms});
     RINGMTA_ASSERT(m.unfinished > 0, "message %llx finished twice", (unsigned long long)m.id);
     if (--m.unfinished == 0) {
-        _log.unpin_segment(m.segment_sequence, ticket);
+        _log.unpin_segment(m.segment_sequence, m.record_bytes, ticket);
         _cache.erase(m.id);
     }
     switch (status) {

@@ -146,7 +146,11 @@ runtime::task<int> journal::read_record(record_location at, std::uint64_t messag
     if (it == _segments.end() || it->second.fd < 0 || at.bytes < record_header_bytes) {
         co_return -EBADF;
     }
+    // A segment with a read in flight is not removed (its fd stays valid until the
+    // read's SQE, perhaps still unsubmitted, has completed).
+    ++it->second.reads;
     int rc = co_await _io.read_at(it->second.fd, at.offset, at.bytes, image);
+    if (--it->second.reads == 0 && it->second.pins == 0 && !_writing) reclaim();
     if (rc < 0) co_return rc;
     ++_body_reads;
     segment_scanner scanner(*image);
@@ -188,10 +192,25 @@ runtime::task<int> journal::read_message(record_location at, std::uint64_t messa
     co_return 0;
 }
 
-void journal::pin_segment(std::uint64_t segment_sequence) {
+void journal::pin_segment(std::uint64_t segment_sequence, std::uint32_t record_bytes) {
     auto it = _segments.find(segment_sequence);
     RINGMTA_ASSERT(it != _segments.end(), "pin of unknown segment %" PRIu64, segment_sequence);
     ++it->second.pins;
+    it->second.live_bytes += record_bytes;
+}
+
+std::uint64_t journal::live_bytes() const {
+    std::uint64_t total = 0;
+    for (const auto& [sequence, segment] : _segments) total += segment.live_bytes;
+    return total;
+}
+
+std::uint64_t journal::compaction_candidate() const {
+    if (_failure != 0 || _segments.size() < 3) return 0;
+    auto oldest = _segments.begin();
+    if (oldest->first == _current || oldest->second.pins == 0) return 0;
+    if (spool_bytes() <= 2 * live_bytes() + 2 * _options.segment_bytes) return 0;
+    return oldest->first;
 }
 
 int journal::create_segment() {
@@ -293,7 +312,22 @@ std::uint64_t journal::append_message(const message_view& m, record_location* wh
         *where = record_location{_current, c.offset + at,
                                  static_cast<std::uint32_t>(c.data.size() - at)};
     }
-    ++_segments[_current].pins;
+    segment_state& target = _segments[_current];
+    ++target.pins;
+    target.live_bytes += c.data.size() - at;
+    return appended(c);
+}
+
+std::uint64_t journal::append_message_image(std::string_view image, record_location* where) {
+    chunk& c = reserve(image.size());
+    std::size_t at = c.data.size();
+    c.data.append(image);
+    *where = record_location{_current, c.offset + at, static_cast<std::uint32_t>(image.size())};
+    segment_state& target = _segments[_current];
+    ++target.pins;
+    target.live_bytes += image.size();
+    ++_stats.messages_rewritten;
+    _stats.bytes_rewritten += image.size();
     return appended(c);
 }
 
@@ -319,8 +353,11 @@ std::uint64_t journal::appended(chunk& c) {
     return c.last_ticket;
 }
 
-void journal::unpin_segment(std::uint64_t segment_sequence, std::uint64_t ticket) {
-    _releases.push_back({ticket, segment_sequence});
+void journal::unpin_segment(std::uint64_t segment_sequence, std::uint32_t record_bytes,
+                            std::uint64_t ticket) {
+    _releases.push_back({ticket, segment_sequence, record_bytes});
+    // Already durable (compaction unpins after its wait): released now.
+    if (!_writing) reclaim();
 }
 
 void journal::before_wait() {
@@ -413,15 +450,20 @@ void journal::wake_waiters(bool all) {
 void journal::reclaim() {
     while (!_releases.empty() && _releases.front().ticket <= _durable) {
         auto it = _segments.find(_releases.front().segment_sequence);
-        RINGMTA_ASSERT(it != _segments.end() && it->second.pins > 0, "unbalanced segment pin");
+        RINGMTA_ASSERT(it != _segments.end() && it->second.pins > 0 &&
+                           it->second.live_bytes >= _releases.front().record_bytes,
+                       "unbalanced segment pin");
         --it->second.pins;
+        it->second.live_bytes -= _releases.front().record_bytes;
         _releases.pop_front();
     }
     // Oldest first: outcome records in a segment may finish messages in older ones,
     // so a segment goes only when every older segment has gone before it.
     while (_segments.size() > 1) {
         auto oldest = _segments.begin();
-        if (oldest->first == _current || oldest->second.pins > 0) break;
+        if (oldest->first == _current || oldest->second.pins > 0 || oldest->second.reads > 0) {
+            break;
+        }
         auto in_batch = [&](const chunk& c) { return c.segment_sequence == oldest->first; };
         if (std::any_of(_pending.begin(), _pending.end(), in_batch)) break;
         if (oldest->second.fd >= 0) _io.close_segment(oldest->second.fd);

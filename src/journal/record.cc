@@ -20,7 +20,8 @@ constexpr std::size_t outcome_payload_bytes = 16;
 constexpr std::size_t attempt_payload_bytes = 16;
 constexpr std::size_t segment_header_payload_bytes = 24;
 constexpr std::size_t crc_field_offset = 12;
-constexpr std::size_t body_bytes_field_offset = 16;  // within a message payload
+constexpr std::size_t recipient_count_field_offset = 12;  // within a message payload
+constexpr std::size_t body_bytes_field_offset = 16;
 
 // Little-endian integer stores, written byte by byte so the format does not depend on the
 // host; compilers turn each into one store.
@@ -244,6 +245,12 @@ body_location message_body_location(std::string_view encoded_record) {
     return body_location{offset, body_bytes};
 }
 
+std::uint32_t message_recipient_count(std::string_view encoded_record) {
+    message_body_location(encoded_record);   // asserts it is a whole message record
+    return get_le<std::uint32_t>(encoded_record.data() + record_header_bytes +
+                                 recipient_count_field_offset);
+}
+
 bool decode_message(std::uint64_t message_id, std::string_view payload, message_record& out) {
     payload_reader in(payload);
     std::uint32_t recipient_count = 0;
@@ -285,7 +292,7 @@ bool decode_outcome(std::uint64_t message_id, std::string_view payload, outcome_
     bool ok = in.get(out.recipient_index) && in.get(status) && in.skip(3) &&
               in.get(out.time_unix_ms);
     if (!ok || status < static_cast<std::uint8_t>(outcome_status::delivered) ||
-        status > static_cast<std::uint8_t>(outcome_status::expired)) {
+        status > static_cast<std::uint8_t>(outcome_status::finished)) {
         return false;
     }
     out.status = static_cast<outcome_status>(status);

@@ -90,6 +90,14 @@ std::uint64_t scheduler::next_due_ms() const {
     return _deferred.empty() ? 0 : _deferred.top().due_ms;
 }
 
+void scheduler::for_each_job(
+    const std::function<void(const job&, std::uint64_t due_ms)>& f) const {
+    for (const auto& [key, d] : _destinations) {
+        for (const job& j : d->ready) f(j, 0);
+    }
+    for (const deferred& d : _deferred.items()) f(d.j, d.due_ms);
+}
+
 std::vector<destination*> scheduler::take_activated() {
     std::vector<destination*> out;
     out.swap(_activated);

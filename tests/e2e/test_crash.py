@@ -10,6 +10,13 @@ drains; the check: every acknowledged message reached the sink at least once.
 Duplicates (delivered, then the outcome record lost in the kill) are counted
 and reported, as are messages the sink got whose 250 the client never saw.
 
+With --compaction the journal uses 1 MB segments and the sink defers every
+recipient in d0.example.net (451) until the final drain, so a fifth of the mail
+stays queued while the rest is delivered: the oldest segments stay pinned by a
+few deferred messages, compaction rewrites those forward again and again, and
+the kills land during compaction too. Before the drain the sink is replaced by
+one that accepts everything.
+
 Bounded: --kills rounds (default 10), each with a bounded blast, and a bounded
 final drain. The last line is "N passed, N failed".
 """
@@ -71,19 +78,26 @@ def main():
     parser.add_argument("--max-delay", type=float, default=0.4)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--drain-timeout", type=float, default=180)
+    parser.add_argument("--compaction", action="store_true",
+                        help="1 MB segments and a fifth of the mail deferred until the drain")
     args = parser.parse_args()
     args.blast = os.path.join(args.build_root, "tools", "blast", "ringmta-blast")
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
     workdir = tempfile.mkdtemp(prefix="ringmta-crash-")
     sink = relay = None
+    sinks = []
     ok = False
+    sink_exe = os.path.join(args.build_root, "tools", "sink", "ringmta-sink")
     try:
-        sink = sink_process(os.path.join(args.build_root, "tools", "sink", "ringmta-sink"),
-                            workdir, "sink")
+        deferring = ["--rcpt-reply", "451 4.2.0 Not now", "--reply-match", "@d0."]
+        sink = sink_process(sink_exe, workdir, "sink", deferring if args.compaction else ())
+        sinks.append(sink)
+        extra = '[delivery]\nretry_min = "1s"\nmax_connections = 20\n'
+        if args.compaction:
+            extra += 'retry_max = "2s"\n[journal]\nsegment_size = "1MB"\n'
         relay = ringmta_process(os.path.join(args.build_root, "src", "ringmta"), workdir,
-                                {"*": "127.0.0.1:%d" % sink.port},
-                                extra='[delivery]\nretry_min = "1s"\nmax_connections = 20\n')
+                                {"*": "127.0.0.1:%d" % sink.port}, extra=extra)
         acknowledged = set()
         mid_load = 0
         for number in range(args.kills):
@@ -92,18 +106,24 @@ def main():
             mid_load += len(keys) < args.messages
             print("# round %d: %d of %d acknowledged before the kill"
                   % (number, len(keys), args.messages), flush=True)
+        if args.compaction:   # the deferred fifth may go now
+            port = sink.port
+            sink.stop()
+            sink = sink_process(sink_exe, workdir, "drain", port=port)
+            sinks.append(sink)
         relay.start()
         deadline = time.monotonic() + args.drain_timeout
         missing = acknowledged
-        seen = {}
+        seen = [{} for _ in sinks]
         while time.monotonic() < deadline:
-            got = delivered_keys(sink, seen)
+            got = [k for s, cache in zip(sinks, seen) for k in delivered_keys(s, cache)]
             missing = acknowledged - set(got)
             if not missing:
                 break
             time.sleep(0.5)
         time.sleep(1)  # let late duplicates arrive before counting
-        got = delivered_keys(sink, seen)
+        got = [k for s, cache in zip(sinks, seen) for k in delivered_keys(s, cache)]
+        compactions = len(re.findall(r"journal compaction of segment \d+: [1-9]", relay.log()))
         unique = set(got)
         duplicates = len(got) - len(unique)
         extra = len(unique - acknowledged)
@@ -111,6 +131,10 @@ def main():
               "%d duplicates, %d delivered without a 250 seen by the client, %d lost"
               % (seed, args.kills, len(acknowledged), len(got), len(unique), duplicates, extra,
                  len(acknowledged - unique)))
+        if args.compaction:
+            print("# %d compaction passes rewrote messages forward" % compactions)
+            expect(compactions > 0, "no compaction pass rewrote anything: the test proved "
+                   "nothing about compaction")
         expect(len(acknowledged) > 0, "no message was acknowledged: the test proved nothing")
         expect(mid_load > 0, "no kill landed while messages were still being accepted")
         expect(not (acknowledged - unique),
@@ -124,8 +148,8 @@ def main():
     finally:
         if relay:
             relay.kill9()
-        if sink:
-            sink.kill()
+        for s in sinks:
+            s.kill()
         if ok:
             shutil.rmtree(workdir, ignore_errors=True)
     print("%d passed, %d failed" % ((1, 0) if ok else (0, 1)))

@@ -422,6 +422,63 @@ def check_spool_full_then_resumes(ctx):
         time.sleep(0.5)
 
 
+def spool_segments(relay):
+    spool = os.path.join(relay.dir, "spool")
+    return sum(len([n for n in os.listdir(os.path.join(spool, d)) if n.endswith(".seg")])
+               for d in os.listdir(spool) if d.startswith("shard-"))
+
+
+def check_compaction_frees_pinned_segments(ctx):
+    """A few long-deferred messages in the oldest segments must not keep the
+    history behind them on disk: compaction rewrites them forward, the old
+    segments go, and after a restart the rewritten messages are still queued
+    with the recipients that were pending (and only those) and their bytes."""
+    sink = ctx.sink("pinned", "--rcpt-reply", "451 4.2.0 Not now", "--reply-match", "held")
+    port = sink.port
+    relay = ctx.relay({"*": "127.0.0.1:%d" % port},
+                      extra='[delivery]\nretry_min = "2s"\nretry_max = "4s"\n'
+                            '[journal]\nsegment_size = "1MB"\n')
+    held = {}
+    # One connection, so one shard journals everything.
+    with smtplib.SMTP("127.0.0.1", relay.port, timeout=30) as c:
+        for i in range(4):   # one recipient deferred, one delivered
+            body = b"Subject: held %d\r\n\r\n" % i + (b"held line %d\r\n" % i) * (2000 + i)
+            c.sendmail(SENDER, ["held%d@example.net" % i, "ok%d@example.net" % i], body)
+            held["held%d@example.net" % i] = body
+        relay.wait_accounting(lambda ls: sum(l["status"] == "deferred" for l in ls) >= 4,
+                              "the four deferrals")
+        filler = b"Subject: filler\r\n\r\n" + (b"f" * 998 + b"\r\n") * 100   # ~100 KB
+        for i in range(150):   # ~15 MB through 1 MB segments
+            c.sendmail(SENDER, ["filler%d@example.net" % i], filler)
+    new_messages(sink, set(), 154)
+    deadline = time.monotonic() + 30
+    while spool_segments(relay) > 6:   # at most about three per shard
+        expect(time.monotonic() < deadline,
+               "%d segments 30 s after the filler was delivered; compaction did not run: %s"
+               % (spool_segments(relay), relay.log()[-1500:]))
+        time.sleep(0.25)
+    expect("journal compaction of segment" in relay.log(), "no compaction in the log")
+    expect(relay.stop() == 0, "ringmta did not stop cleanly")
+    recovered = sum(int(n) for n in re.findall(r"recovered (\d+) queued message", relay.log()))
+    sink.stop()
+    relay.start()
+    recovered = sum(int(n) for n in re.findall(r"recovered (\d+) queued message",
+                                               relay.log())) - recovered
+    expect(recovered == 4, "recovered %d messages after compaction, want the 4 held" % recovered)
+    accepting = ctx.sink("unpinned", port=port)
+    stems = new_messages(accepting, set(), 4)
+    got = {}
+    for stem in stems:
+        envelope, content = accepting.load(stem)
+        expect(len(envelope["rcpt_to"]) == 1, "delivered again to %r" % envelope["rcpt_to"])
+        got[envelope["rcpt_to"][0]] = strip_received(content)
+    expect(sorted(got) == sorted(held), "held recipients delivered: %r" % sorted(got))
+    for rcpt, body in held.items():
+        expect(got[rcpt] == body, "%s: the body changed through compaction" % rcpt)
+    time.sleep(1)
+    expect(len(accepting.stored()) == 4, "more than the 4 held messages delivered")
+
+
 def check_bdat_exact_bytes(ctx):
     sink = ctx.sink("bdat")
     relay = ctx.relay({"*": "127.0.0.1:%d" % sink.port})
@@ -605,6 +662,7 @@ CHECKS = [check_exact_bytes_smtplib, check_swaks, check_pipelined_transactions,
           check_connection_limit, check_idle_timeout, check_sigterm_mid_session,
           check_recipients_split_by_route, check_mixed_recipient_replies,
           check_retry_time_survives_restart, check_spool_full_then_resumes,
+          check_compaction_frees_pinned_segments,
           check_bdat_exact_bytes, check_starttls_smtplib, check_starttls_openssl_versions,
           check_starttls_discards_injected_commands,
           check_sighup_reloads_certificate_and_reopens_accounting]

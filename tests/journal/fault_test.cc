@@ -289,7 +289,7 @@ runtime::task<void> spool_fills_and_drains(void* state) {
     io.set_plan(fault_plan{});
     for (std::uint64_t id = 1; id <= s->accepted; ++id) {
         std::uint64_t t = j.append_outcome(outcome_record{id, 0, outcome_status::delivered, 2});
-        j.unpin_segment(where[id - 1].segment_sequence, t);
+        j.unpin_segment(where[id - 1].segment_sequence, where[id - 1].bytes, t);
     }
     co_await j.durable(j.last_ticket());  // outcomes durable, then reclaim
     s->room_again = j.make_room(body.size() + 1024);

@@ -109,7 +109,7 @@ TEST_CASE("fixed-size decoders reject wrong sizes and bad outcome status") {
     std::string payload(test::payload_of(out));
     outcome_record o{};
     REQUIRE(decode_outcome(5, exact_copy(payload).view, o));
-    for (std::uint8_t status : {0, 4, 255}) {
+    for (std::uint8_t status : {0, 5, 255}) {
         std::string bad = payload;
         bad[4] = static_cast<char>(status);
         CHECK_FALSE(decode_outcome(5, exact_copy(bad).view, o));

@@ -1,6 +1,10 @@
 // scheduler: job splitting, FIFO per destination, backoff, promotion, expiry.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <tuple>
+#include <vector>
+
 #include "ringmta/queue/scheduler.h"
 
 using namespace ringmta::queue;
@@ -110,4 +114,22 @@ TEST_CASE("recipients enqueued with a due time wait for it (recovered retry stat
     REQUIRE(s.take(*d, j));
     CHECK(j.attempts == 3);
     CHECK(j.recipients == std::vector<std::uint32_t>{0, 1});
+}
+
+TEST_CASE("for_each_job walks ready and deferred jobs with their due times, not taken ones") {
+    scheduler s(policy(), 2);
+    message_ptr a = make_message(3);
+    message_ptr b = make_message(1);
+    s.enqueue("one.example", a, indexes({0, 1, 2}), 0);       // two ready jobs
+    s.enqueue("two.example", b, indexes({0}), 4, 9000);       // deferred, 4 attempts
+    job taken;
+    REQUIRE(s.take(*s.find("one.example"), taken));            // {0, 1} is out for delivery
+    std::vector<std::tuple<message*, std::vector<std::uint32_t>, std::uint32_t, std::uint64_t>> seen;
+    s.for_each_job([&](const job& j, std::uint64_t due_ms) {
+        seen.emplace_back(j.msg.get(), j.recipients.to_vector(), j.attempts, due_ms);
+    });
+    std::sort(seen.begin(), seen.end());
+    auto expected = decltype(seen){{a.get(), {2}, 0, 0}, {b.get(), {0}, 4, 9000}};
+    std::sort(expected.begin(), expected.end());
+    CHECK(seen == expected);
 }

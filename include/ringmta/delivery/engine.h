@@ -45,6 +45,8 @@ struct delivery_stats {
     std::uint64_t exchanger_failures = 0;   // a candidate failed and the next was tried
     std::uint64_t reads = 0;                // contents read back from the journal
     std::uint64_t unreadable = 0;           // read-backs that failed (jobs retried)
+    std::uint64_t compactions = 0;          // journal compaction passes
+    std::uint64_t compaction_rewrites = 0;  // messages rewritten forward by them
 };
 
 class engine {
@@ -137,6 +139,10 @@ private:
                  observe::outcome status, const smtp::reply& r, const outcome_context& where);
     friend runtime::task<void> conclude_unroutable(engine* e, queue::job j,
                                                    std::vector<final_result> results);
+    // Journal compaction (compaction.cc): one pass at a time, started by the
+    // dispatcher when the journal names a segment to compact.
+    void maybe_compact();
+    friend runtime::task<void> compact_segment(engine* e, std::uint64_t segment);
     friend runtime::task<void> submit_when_durable(engine* e, queue::message_ptr m,
                                                    queue::content_ptr c, std::uint64_t ticket);
 
@@ -158,6 +164,9 @@ private:
     runtime::notifier _wake;
     runtime::timer _timer{_wake};
     bool _stopping = false;
+    bool _compacting = false;
+    std::uint64_t _compaction_blocked_segment = 0;   // a pass left messages behind
+    std::uint64_t _compaction_retry_at_ms = 0;
     delivery_stats _stats;
 };
 

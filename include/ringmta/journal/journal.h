@@ -12,8 +12,10 @@
 // (STYLE.md, "Three kinds of failure"). If the handler returns (tests), the
 // journal stays failed: every durable() not yet satisfied resumes with the error.
 //
-// Reclaim (first cut): segments are removed oldest first once no live message
-// remains in them; compaction of pinned segments comes with the journal work.
+// Reclaim: segments are removed oldest first once no live message remains in
+// them. Compaction: when the oldest segment keeps the spool at more than twice
+// its live data (plus two segments), its live messages are rewritten forward
+// (compaction_candidate, read_record, append_message_image) and it goes.
 #pragma once
 
 #include <array>
@@ -74,6 +76,8 @@ struct journal_stats {
     std::uint64_t segments_created = 0;
     std::uint64_t segments_removed = 0;
     std::uint64_t largest_batch_records = 0;
+    std::uint64_t messages_rewritten = 0;    // by compaction
+    std::uint64_t bytes_rewritten = 0;
     // Group commit, per batch: its records; how long its first record waited
     // before the batch was submitted (the reactor turn, or commit_delay, or the
     // batch before it still in flight); and its write + fdatasync, submission to
@@ -99,8 +103,9 @@ public:
     // `into`, then starts a fresh segment for appends (a segment written before a
     // crash is never appended to again). Returns "" or an error naming the file.
     std::string open(recovery& into);
-    // A recovered message that is still live pins its segment.
-    void pin_segment(std::uint64_t segment_sequence);
+    // A recovered message that is still live pins its segment; `record_bytes` (its
+    // message record's size) counts as live data there.
+    void pin_segment(std::uint64_t segment_sequence, std::uint32_t record_bytes);
 
     // Room for a message record of about `bytes`: true when the current segment can
     // take it, or a new segment could be created for it (it is, now). False when the
@@ -118,9 +123,31 @@ public:
     std::uint64_t append_attempt(const attempt_record& a);
     std::uint64_t last_ticket() const { return _appended; }
 
-    // The message stored in `segment_sequence` is finished once the records up to
-    // `ticket` are durable; its segment may then be reclaimed.
-    void unpin_segment(std::uint64_t segment_sequence, std::uint64_t ticket);
+    // The message record (of `record_bytes`) stored in `segment_sequence` is no
+    // longer needed once the records up to `ticket` are durable (the message is
+    // finished, or compaction rewrote it); its segment may then be reclaimed.
+    void unpin_segment(std::uint64_t segment_sequence, std::uint32_t record_bytes,
+                       std::uint64_t ticket);
+
+    // Compaction. The oldest segment, when it should be compacted: it is pinned,
+    // it is not the current one, and the spool holds more than twice the live
+    // message records plus two segments (the oldest pins every newer segment, as
+    // they are reclaimed oldest first). 0: nothing to compact.
+    std::uint64_t compaction_candidate() const;
+    // Appends a message record read back with read_record() unchanged (same id,
+    // same recipient list) to the current segment, pinning it as append_message does.
+    std::uint64_t append_message_image(std::string_view image, record_location* where);
+    // Live message record bytes in all segments.
+    std::uint64_t live_bytes() const;
+    // Live messages whose record is in `segment_sequence` (0 for an unknown one).
+    std::uint64_t segment_pins(std::uint64_t segment_sequence) const {
+        auto it = _segments.find(segment_sequence);
+        return it == _segments.end() ? 0 : it->second.pins;
+    }
+    // Reads and checks the message record at `at` into `*image` (exactly the record):
+    // 0, -EIO when it does not check out (logged), or -errno.
+    runtime::task<int> read_record(record_location at, std::uint64_t message_id,
+                                   std::string* image);
 
     // Resumes with 0 once the record of `ticket` is on disk, or with -errno if the
     // journal failed before that.
@@ -170,6 +197,8 @@ private:
         int fd = -1;
         std::uint64_t write_offset = 0;  // next byte assigned to an append
         std::uint64_t pins = 0;          // live messages stored in it
+        std::uint64_t live_bytes = 0;    // their message records
+        std::uint32_t reads = 0;         // read_record() in flight: the file stays open
     };
     struct waiter {
         std::uint64_t ticket;
@@ -178,11 +207,9 @@ private:
     struct release {
         std::uint64_t ticket;
         std::uint64_t segment_sequence;
+        std::uint32_t record_bytes;
     };
 
-    // Reads and checks the message record at `at` into `*image` (exactly the record).
-    runtime::task<int> read_record(record_location at, std::uint64_t message_id,
-                                   std::string* image);
     chunk& reserve(std::size_t bytes);
     bool fits(std::size_t bytes) const;
     int create_segment();                // 0, or -errno (nothing changed)

@@ -53,7 +53,10 @@ inline constexpr std::size_t envid_bytes_max = 1024;    // also each recipient's
 inline constexpr std::size_t recipients_max = 100000;
 inline constexpr std::size_t body_bytes_max = 0xffffffff;  // and the payload must fit u32
 
-enum class outcome_status : std::uint8_t { delivered = 1, failed = 2, expired = 3 };
+// `finished`: written by compaction for a recipient that had its outcome before the
+// message was rewritten forward (the original record, with the real status, may be
+// reclaimed with the old segment); recovery treats it like any outcome.
+enum class outcome_status : std::uint8_t { delivered = 1, failed = 2, expired = 3, finished = 4 };
 
 struct recipient_entry {
     std::string address;
@@ -130,6 +133,8 @@ struct body_location {
     std::uint32_t bytes;
 };
 body_location message_body_location(std::string_view encoded_record);
+// The recipient count of a whole, checked message record (as read_record returns it).
+std::uint32_t message_recipient_count(std::string_view encoded_record);
 
 // Decoders: false if the payload is malformed (lengths out of range, trailing bytes, bad
 // enum values); they never read out of bounds. `out` is unspecified after a false.

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <queue>
 #include <span>
@@ -73,6 +74,11 @@ public:
     std::vector<destination*> take_activated();
     bool take(destination& d, job& out);
 
+    // Every queued job (ready ones with due_ms 0, deferred ones with their
+    // monotonic due time), in no particular order; jobs taken for delivery are
+    // not queued. The queue must not change during the walk.
+    void for_each_job(const std::function<void(const job&, std::uint64_t due_ms)>& f) const;
+
     std::uint64_t ready_jobs() const { return _ready_jobs; }
     std::uint64_t deferred_jobs() const { return _deferred.size(); }
 
@@ -94,7 +100,12 @@ private:
     retry_policy _policy;
     std::size_t _recipients_per_job;
     std::unordered_map<std::string, std::unique_ptr<destination>> _destinations;
-    std::priority_queue<deferred, std::vector<deferred>, std::greater<deferred>> _deferred;
+    // A min-heap whose jobs can also be walked (for_each_job).
+    struct deferred_heap
+        : std::priority_queue<deferred, std::vector<deferred>, std::greater<deferred>> {
+        const std::vector<deferred>& items() const { return c; }
+    };
+    deferred_heap _deferred;
     std::vector<destination*> _activated;
     std::uint64_t _order = 0;
     std::uint64_t _ready_jobs = 0;
