@@ -8,6 +8,7 @@
 #include <mimalloc.h>
 #include <sys/resource.h>
 
+#include <bit>
 #include <csignal>
 #include <cstring>
 #include <latch>
@@ -113,6 +114,7 @@ struct shared_state {
 struct shard final : runtime::wake_listener {
     const config::config* cfg = nullptr;
     shared_state* shared = nullptr;
+    delivery::budget_mesh* budgets = nullptr;   // per-destination budgets across shards
     unsigned index = 0;
     unsigned count = 1;
     journal::ring_segment_io io;
@@ -215,6 +217,7 @@ std::string shard::load_tls() {
 }
 
 void shard::on_wake() {
+    if (delivery) delivery->receive_budget_messages();
     if (std::uint64_t r = shared->reload.load(); r != reload_seen && !shutting_down) {
         reload_seen = r;
         reload();
@@ -264,6 +267,7 @@ std::string shard::start() {
         r.add_turn_hook(accounting.get());
     }
     delivery = std::make_unique<delivery::engine>(*cfg, *log, *ids, accounting.get(), index, count);
+    delivery->attach_budget_mesh(budgets);
     std::size_t recipients = 0;
     {
         std::vector<std::string> addresses;
@@ -393,6 +397,12 @@ int run_daemon(const config::config& cfg) {
     mi_option_set(mi_option_decommit_delay, 0);
     mi_option_set(mi_option_segment_decommit_delay, 0);
     runtime::shard_group group(count);
+    // Lease messages between the shards' delivery engines (a few per budget every
+    // 100 ms): small rings, since there is one per ordered pair of shards; a full
+    // one keeps the sender's backlog in order (delivery/budget_table.cc).
+    delivery::budget_mesh budget_mesh(group.reactors(),
+                                      std::bit_floor(std::max(16u, 4096u / count)));
+    for (auto& s : shards) s->budgets = &budget_mesh;
     group.start([&](runtime::reactor& r) {
         shard& s = *shards[r.shard()];
         std::string error = s.start();

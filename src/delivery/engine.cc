@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "budget_table.h"
 #include "pool.h"
 #include "ringmta/delivery/dsn.h"
 #include "ringmta/runtime/log.h"
@@ -54,29 +55,45 @@ engine::engine(const config::config& cfg, journal::journal& log, journal::id_gen
                                   cfg.delivery.max_recipients_per_transaction),
       _cache(cfg.journal.cache_size / std::max(1u, shards)),
       _resolver(std::make_unique<dns::resolver>(resolver_options_of(cfg))),
-      _ehlo_name(cfg.delivery.ehlo_name.empty() ? cfg.server.hostname : cfg.delivery.ehlo_name) {}
+      _ehlo_name(cfg.delivery.ehlo_name.empty() ? cfg.server.hostname : cfg.delivery.ehlo_name),
+      _budgets(std::make_unique<budget_table>(cfg, _wake, shard, shards)) {}
 
 engine::~engine() = default;
 
+void engine::attach_budget_mesh(budget_mesh* mesh) { _budgets->attach(mesh); }
+
+void engine::receive_budget_messages() { _budgets->receive(); }
+
 engine::pool& engine::add_pool(std::string key, const config::route* route,
-                               std::string_view domain) {
+                               std::string_view domain, budget* b) {
     auto p = std::make_unique<pool>();
     p->key = std::move(key);
     p->route = route;
     p->tls = _cfg.policy_for(domain).tls;
-    unsigned limit = _cfg.delivery.max_connections;
-    p->connections_max = std::max(1u, limit / _shards + (_shard < limit % _shards ? 1u : 0u));
+    p->budget = b;
+    if (b != nullptr) {
+        // The budget's slots are the limit; this bound only keeps a share sane.
+        p->connections_max = b->scope.limits.max_connections;
+        b->pools.push_back(p.get());
+    } else {
+        unsigned limit = _cfg.delivery.max_connections;
+        p->connections_max = std::max(1u, limit / _shards + (_shard < limit % _shards ? 1u : 0u));
+    }
     pool& ref = *p;
     _pools.emplace(ref.key, std::move(p));
     return ref;
 }
 
-engine::pool& engine::pool_for(const config::route& route) {
+engine::pool& engine::pool_for(const config::route& route, std::string_view domain) {
     std::string key = std::string(route_pool_prefix) + route.domain;
+    // Mail for a domain with a budget of its own gets a pool of its own on the
+    // route ("route:*|limited.example"), so a pool draws on one budget at most.
+    budget* b = _budgets->budget_for(domain);
+    if (b != nullptr && b->key != route.domain) key += "|" + b->key;
     auto it = _pools.find(key);
     if (it != _pools.end()) return *it->second;
     // A static route's TLS policy is that of its key ("*" and ".parent" included).
-    return add_pool(std::move(key), &route, route.domain);
+    return add_pool(std::move(key), &route, route.domain, b);
 }
 
 engine::pool& engine::pool_for_domain(std::string_view domain) {
@@ -86,7 +103,7 @@ engine::pool& engine::pool_for_domain(std::string_view domain) {
     auto it = _pools.find(key);
     if (it != _pools.end()) return *it->second;
     std::string name = key;
-    return add_pool(std::move(key), nullptr, name);
+    return add_pool(std::move(key), nullptr, name, _budgets->budget_for(name));
 }
 
 tls::context* engine::client_tls(config::tls_policy policy) {
@@ -198,7 +215,7 @@ void engine::submit(const queue::message_ptr& m, std::span<const std::string> ad
         std::string_view domain = smtp::domain_of(addresses[index]);
         pool* p = nullptr;
         if (const config::route* route = _cfg.find_route(domain)) {
-            p = &pool_for(*route);
+            p = &pool_for(*route, domain);
         } else if (!domain.empty()) {
             p = &pool_for_domain(domain);
         } else {
@@ -237,6 +254,11 @@ bool engine::take_job(pool& p, queue::job& out) {
     return p.dest != nullptr && _scheduler.take(*p.dest, out);
 }
 
+void engine::requeue(pool& p, queue::job j) {
+    _scheduler.enqueue(p.key, j.msg, j.recipients.span(), j.attempts);
+    _wake.notify();
+}
+
 void engine::start_connections(pool& p) {
     if (p.dest == nullptr || p.dest->ready.empty() || _stopping) return;
     // Idle connections first: they are already open, and take a job when they resume.
@@ -251,6 +273,8 @@ void engine::start_connections(pool& p) {
     // A new connection takes its first job before spawn() returns (tasks start
     // eagerly), so the ready queue shrinks by one per connection started.
     while (p.dest->ready.size() > woken && p.connections < p.connections_max) {
+        // A budgeted pool needs one of the shard's slots (none: wait for a grant).
+        if (p.budget != nullptr && !p.budget->borrower.try_acquire_slot()) break;
         ++p.connections;
         ++p.starting;
         ++_stats.connections;
@@ -268,6 +292,9 @@ runtime::task<void> engine::run() {
         _scheduler.promote_due(now);
         _scheduler.take_activated();
         std::uint64_t next = _scheduler.next_due_ms();
+        if (std::uint64_t tick = _budgets->pump(now); tick != 0) {
+            next = next == 0 ? tick : std::min(next, tick);
+        }
         for (auto& [key, p] : _pools) {
             start_connections(*p);
             // Idle connections past their time quit; dead destinations are retried.

@@ -44,6 +44,10 @@ struct engine::pool {
     const config::route* route = nullptr;     // nullptr: deliver by MX
     config::tls_policy tls = config::tls_policy::opportunistic;
     queue::destination* dest = nullptr;
+    // The global budget the pool draws on (budget_table.h), or nullptr: then
+    // connections_max is this shard's share of delivery.max_connections.
+    // Qualified: a member may not change the meaning of the type name in its class.
+    delivery::budget* budget = nullptr;
     unsigned connections_max = 1;             // this shard's share
     unsigned connections = 0;                 // alive
     unsigned starting = 0;                    // spawned, no job taken yet

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "budget_table.h"
 #include "pool.h"
 #include "ringmta/runtime/log.h"
 #include "ringmta/runtime/ops.h"
@@ -20,6 +21,16 @@ namespace {
 
 // While every candidate of a destination fails, new connections wait this long.
 constexpr std::uint64_t dead_destination_pause_ms = 1000;
+// Waiting for a budget's rate token: at most this long between looks at the
+// share (a grant, a revoke, the engine stopping), and this long while the share
+// allows no sending at all (before the first grant, or suspended).
+constexpr std::uint64_t send_wait_step_ms = 100;
+constexpr std::uint64_t send_blocked_wait_ms = 20;
+// Waits for one transaction's turn, then the connection closes and its job goes
+// back to the queue (a suspension longer than about a day).
+constexpr int send_waits_max = 1000000;
+// How long a connection of a budgeted pool waits for the reply to QUIT.
+constexpr std::uint64_t quit_reply_wait_ms = 1000;
 
 // The reason recorded for a job whose message record could not be read back.
 const smtp::reply unreadable{0, "4.3.0", {"the message record could not be read back from "
@@ -49,6 +60,7 @@ struct transaction {
     // A pooled connection the receiver had closed: not even RSET was answered,
     // so nothing of the job was sent and it may run again on a new connection.
     bool stale = false;
+    int lost_error = 0;              // -errno when the connection failed mid-transaction
 
     engine::outcome_context where() const { return context_of(*c); }
 
@@ -65,6 +77,7 @@ struct transaction {
 
     // The connection failed mid-transaction: recipients not yet decided retry.
     void lose(std::span<const std::uint32_t> undecided, int error) {
+        lost_error = error;
         last = smtp::reply{0, "4.4.2", {std::string("connection to ") + c->next_hop +
                                         " lost: " + std::strerror(-error)}};
         for (std::uint32_t r : undecided) deferred.push_back(r);
@@ -110,6 +123,58 @@ struct transaction {
 };
 
 namespace {
+
+// What a transaction's replies say about the receiver's appetite (the owner's
+// adaptive backoff): a throttling reply (421, a configured pattern) or a
+// timeout wins over a success, a success over other failures.
+queue::throttle_signal signal_of(const transaction& t, const std::vector<std::string>& patterns) {
+    if (t.lost_error == -ETIMEDOUT) return queue::throttle_signal::timeout;
+    if (!t.deferred.empty() && t.last.code != 0) {
+        queue::throttle_signal s = queue::classify_reply(t.last.code, t.last.text(), patterns);
+        if (s != queue::throttle_signal::neutral) return s;
+    }
+    queue::throttle_signal out = queue::throttle_signal::neutral;
+    for (const engine::final_result& f : t.finals) {
+        queue::throttle_signal s = queue::classify_reply(f.reply.code, f.reply.text(), patterns);
+        if (s != queue::throttle_signal::neutral && s != queue::throttle_signal::success) return s;
+        if (s == queue::throttle_signal::success) out = s;
+    }
+    return out;
+}
+
+// The signal of a connection that could not be opened: the refusal's reply, or
+// for a failure without one (code 0, see client_session.cc), a timeout or a
+// refused connection when the connect or the greeting failed.
+queue::throttle_signal failure_signal(const smtp::reply& why,
+                                      const std::vector<std::string>& patterns) {
+    if (why.code != 0) return queue::classify_reply(why.code, why.text(), patterns);
+    std::string text = why.text();
+    if (text.find(std::strerror(ETIMEDOUT)) != std::string::npos) {
+        return queue::throttle_signal::timeout;
+    }
+    if (text.starts_with("connect to ") || text.starts_with("greeting from ")) {
+        return queue::throttle_signal::refused;
+    }
+    return queue::throttle_signal::neutral;
+}
+
+// Waits until the pool's budget lets this connection run one more transaction
+// (a rate token). false: the connection is to close first, because the engine
+// stops or the shard's share now has fewer slots than it has connections open.
+runtime::task<bool> wait_send_turn(engine* e, engine::pool* p, std::uint64_t recipients) {
+    queue::lease_borrower& b = p->budget->borrower;
+    for (int waits = 0; waits < send_waits_max; ++waits) {
+        if (e->stopping() || b.slots_in_use() > b.slots_limit()) co_return false;
+        std::uint64_t now = runtime::monotonic_ms();
+        queue::send_verdict verdict = b.try_send(now, runtime::unix_ms(), recipients);
+        if (verdict == queue::send_verdict::ok) co_return true;
+        std::uint64_t wait_ms = verdict == queue::send_verdict::wait_rate ? b.wait_ms(now) : 0;
+        if (wait_ms == 0) wait_ms = send_blocked_wait_ms;
+        runtime::io::sleep_for pause(std::min(wait_ms, send_wait_step_ms));
+        co_await pause;
+    }
+    co_return false;
+}
 
 bool ascii(std::string_view text) {
     for (char ch : text) {
@@ -269,6 +334,9 @@ runtime::task<void> run_connection(engine* e, engine::pool* p) {
         // destination's ready work bounce (a permanent routing failure: null MX,
         // NXDOMAIN) or retry later, and new connections pause for a moment.
         bool permanent = why.code >= 500;
+        if (p->budget != nullptr) {
+            e->budgets().record(*p->budget, failure_signal(why, p->budget->patterns()));
+        }
         if (!permanent) p->dead_until_ms = runtime::monotonic_ms() + dead_destination_pause_ms;
         engine::outcome_context where{{}, {}, runtime::unix_ms()};
         log_warn("delivery to %s %s: %s", p->key.c_str(), permanent ? "failed" : "deferred",
@@ -287,8 +355,17 @@ runtime::task<void> run_connection(engine* e, engine::pool* p) {
         }
     } else if (have_job) {
         unsigned sent = 0;
-        unsigned per_connection = e->_cfg.delivery.max_messages_per_connection;
+        unsigned per_connection = p->budget != nullptr
+                                      ? p->budget->scope.limits.max_messages_per_connection
+                                      : e->_cfg.delivery.max_messages_per_connection;
         for (bool alive = true; alive;) {
+            if (p->budget != nullptr) {
+                bool turn = co_await wait_send_turn(e, p, j.recipients.size());
+                if (!turn) {
+                    e->requeue(*p, std::move(j));
+                    break;
+                }
+            }
             ++j.attempts;
             queue::content_ptr content = co_await e->load(j.msg);
             if (!content) {
@@ -319,13 +396,24 @@ runtime::task<void> run_connection(engine* e, engine::pool* p) {
                 e->defer_job(*p, std::move(j), t.content.get(), why, where);
                 break;
             }
+            if (p->budget != nullptr) {
+                e->budgets().record(*p->budget, signal_of(t, p->budget->patterns()));
+            }
             t.settle();
             if (!alive || ++sent >= per_connection) break;
             alive = co_await next_job(e, p, &c, &j);
         }
         if (c.fd >= 0) {
             static constexpr std::string_view quit = "QUIT\r\n";
-            if (c.tls) {
+            if (p->budget != nullptr) {
+                // The slot is given back only once the receiver has answered QUIT
+                // (it closes then), so that the receiver, which counts connections
+                // until it sees them close, never counts more than the limit.
+                c.timeout_ms = quit_reply_wait_ms;
+                smtp::reply bye;
+                int rc = co_await send_plain(&c, quit);
+                if (rc == 0) rc = co_await read_reply(&c, &bye);
+            } else if (c.tls) {
                 c.timeout_ms = 1000;
                 [[maybe_unused]] int rc = co_await send_plain(&c, quit);
             } else {
@@ -336,6 +424,8 @@ runtime::task<void> run_connection(engine* e, engine::pool* p) {
     }
     if (c.fd >= 0) ::close(c.fd);
     --p->connections;
+    // Every connection of a budgeted pool took a slot (engine::start_connections).
+    if (p->budget != nullptr) e->budgets().release_slot(*p->budget);
     e->poke();
 }
 

@@ -51,13 +51,18 @@ void token_bucket::set_rate(std::uint64_t count, std::uint64_t period_ms, std::u
         return;
     }
     refill(now_ms);
-    const std::uint64_t tokens = _period_ms == 0 ? std::numeric_limits<std::uint64_t>::max()
-                                                 : _units / _period_ms;
     fit(count, period_ms);
+    // What the bucket holds in the new period's units, the fraction of a token
+    // under way included: a lease share re-set every 100 ms would otherwise lose
+    // up to a token each time, a fifth of a 25/s share. Unlimited before: full.
+    const unsigned __int128 held =
+        _period_ms == 0 ? std::numeric_limits<std::uint64_t>::max()
+                        : static_cast<unsigned __int128>(_units) * period_ms / _period_ms;
     _count = count;
     _period_ms = period_ms;
     _burst = burst == 0 ? default_burst(count, period_ms) : std::min(burst, count);
-    _units = std::min(tokens, _burst) * _period_ms;
+    const std::uint64_t capacity = _burst * _period_ms;
+    _units = held < capacity ? static_cast<std::uint64_t>(held) : capacity;
     _last_ms = now_ms;
 }
 

@@ -20,7 +20,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from peers import (check_failed, expect, free_port, new_messages,  # noqa: E402
-                   read_replies, ringmta_process, run_checks, sink_process)
+                   read_replies, ringmta_process, run_checks, check_context)
 
 SENDER = "alice@sender.test"
 
@@ -611,20 +611,10 @@ def check_sighup_reloads_certificate_and_reopens_accounting(ctx):
     expect([l["recipient"] for l in old] == ["before@example.net"], "rotated log has %r" % old)
 
 
-class context:
+class context(check_context):
     def __init__(self, build_root, workdir):
-        self.build_root = build_root
-        self.workdir = workdir
-        self.ringmta = os.path.join(build_root, "src", "ringmta")
-        self.sink_exe = os.path.join(build_root, "tools", "sink", "ringmta-sink")
-        self.blast_exe = os.path.join(build_root, "tools", "blast", "ringmta-blast")
-        self.processes = []
+        super().__init__(build_root, workdir)
         self.serial = 0
-
-    def sink(self, name, *args, port=None):
-        s = sink_process(self.sink_exe, self.workdir, name, args, port=port)
-        self.processes.append(s)
-        return s
 
     def relay(self, routes, relay_networks=None, extra="", section_extra=None):
         self.serial += 1
@@ -643,17 +633,6 @@ class context:
                 f.write(text)
         self.processes.append(r)
         return r.start()
-
-    def close(self):
-        for p in self.processes:
-            try:
-                if isinstance(p, ringmta_process):
-                    p.stop()
-                else:
-                    p.kill()
-            except Exception:  # cleanup must go on
-                pass
-        self.processes = []
 
 
 CHECKS = [check_exact_bytes_smtplib, check_swaks, check_pipelined_transactions,

@@ -236,6 +236,36 @@ class ringmta_process:
             self._log.close()
 
 
+class check_context:
+    """What a check's context starts from: the build's programs, the check's
+    folder, and the processes that close() ends (SIGTERM to each ringmta, kill
+    to each sink, going on past errors)."""
+
+    def __init__(self, build_root, workdir):
+        self.build_root = build_root
+        self.workdir = workdir
+        self.ringmta = os.path.join(build_root, "src", "ringmta")
+        self.sink_exe = os.path.join(build_root, "tools", "sink", "ringmta-sink")
+        self.blast_exe = os.path.join(build_root, "tools", "blast", "ringmta-blast")
+        self.processes = []
+
+    def sink(self, name, *args, port=None):
+        s = sink_process(self.sink_exe, self.workdir, name, args, port=port)
+        self.processes.append(s)
+        return s
+
+    def close(self):
+        for p in self.processes:
+            try:
+                if isinstance(p, ringmta_process):
+                    p.stop()
+                else:
+                    p.kill()
+            except Exception:  # cleanup must go on
+                pass
+        self.processes = []
+
+
 def run_checks(checks, make_context, prefix):
     """Runs each check(ctx) with a fresh context (make_context(build_root, workdir),
     which has close()), printing "ok - name" / "not ok - name: reason" and last

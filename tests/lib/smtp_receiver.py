@@ -3,12 +3,15 @@ ssl (OpenSSL) is the TLS peer, so ringmta's client is tested against another
 implementation. It offers what a test asks for (STARTTLS, CHUNKING, SMTPUTF8,
 PIPELINING), can refuse the greeting, and records each message with its
 envelope, the TLS version, cipher and SNI it was received under, and whether it
-came by BDAT. Standard library only; every read has a timeout."""
+came by BDAT. It counts the connections open at once (`peak`) and stamps each
+message with its arrival time (monotonic), for throttle tests. Standard library
+only; every read has a timeout."""
 
 import socket
 import socketserver
 import ssl
 import threading
+import time
 
 READ_TIMEOUT_S = 10
 LINE_MAX = 4096
@@ -18,6 +21,7 @@ MESSAGE_MAX = 16 << 20
 class message:
     def __init__(self, mail_from, rcpt_to, data, tls, bdat, mail_params, rcpt_params):
         self.rcpt_params = rcpt_params   # per recipient, the parameters after the address
+        self.arrived = time.monotonic()   # when the final reply was about to be sent
         self.mail_from = mail_from
         self.rcpt_to = rcpt_to
         self.data = data
@@ -31,10 +35,13 @@ class receiver:
 
     def __init__(self, host, port, cert=None, key=None, chunking=False, smtputf8=False,
                  pipelining=True, greeting=b"220 receiver.test ESMTP", name="receiver.test",
-                 dsn=False):
+                 dsn=False, data_delay_s=0):
         self.dsn = dsn
+        self.data_delay_s = data_delay_s   # a slow receiver: wait before each final reply
         self.messages = []
         self.connections = 0
+        self.open = 0      # connections open now (accepted, session not yet ended)
+        self.peak = 0      # the most open at once
         self.peers = []    # (client address, EHLO/HELO argument) per greeting
         self.lock = threading.Lock()
         self.chunking = chunking
@@ -54,14 +61,26 @@ class receiver:
             def handle(self):
                 with outer.lock:
                     outer.connections += 1
+                ended = [False]   # uncounted at QUIT, before the 221
                 try:
-                    outer._session(self.request)
+                    outer._session(self.request, ended)
                 except (OSError, ValueError, ssl.SSLError):
                     pass
+                finally:
+                    outer._end_connection(ended)
 
         class server(socketserver.ThreadingTCPServer):
             allow_reuse_address = True
             daemon_threads = True
+            # The default backlog of 5 drops connections a busy sender opens at once.
+            request_queue_size = 128
+
+            def process_request(self, request, client_address):
+                # Counted as soon as accepted, before the session's thread starts.
+                with outer.lock:
+                    outer.open += 1
+                    outer.peak = max(outer.peak, outer.open)
+                super().process_request(request, client_address)
 
         self.server = server((host, port), handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -78,8 +97,17 @@ class receiver:
         with self.lock:
             return list(self.messages)
 
-    def _session(self, sock):
+    def _end_connection(self, ended):
+        with self.lock:
+            if not ended[0]:
+                self.open -= 1
+                ended[0] = True
+
+    def _session(self, sock, ended):
         sock.settimeout(READ_TIMEOUT_S)
+        # Replies go out one line per send: without this, Nagle holds each second
+        # line for the client's delayed ACK (40 ms a transaction).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         stream = sock.makefile("rb")
         tls = None
 
@@ -146,6 +174,7 @@ class receiver:
                         break
                     data += chunk[1:] if chunk.startswith(b"..") else chunk
                 self._store(mail_from, rcpts, data, tls, False, params, rcpt_params)
+                time.sleep(self.data_delay_s)
                 send(b"250 2.0.0 queued")
             elif verb == b"BDAT":
                 words = command.split()
@@ -153,6 +182,7 @@ class receiver:
                 chunks += stream.read(size) if size <= MESSAGE_MAX else b""
                 if len(words) > 2 and words[2].upper() == b"LAST":
                     self._store(mail_from, rcpts, chunks, tls, True, params, rcpt_params)
+                    time.sleep(self.data_delay_s)
                     send(b"250 2.0.0 queued %d octets" % len(chunks))
                     chunks = b""
                 else:
@@ -161,6 +191,7 @@ class receiver:
                 mail_from, rcpts, params, chunks = None, [], [], b""
                 send(b"250 2.0.0 ok")
             elif verb == b"QUIT":
+                self._end_connection(ended)
                 send(b"221 2.0.0 bye")
                 return
             else:

@@ -63,6 +63,24 @@ TEST_CASE("token bucket: unlimited, explicit burst, give back, new rate") {
     CHECK_FALSE(backwards.try_take(500));  // a clock stepping back adds nothing
 }
 
+TEST_CASE("token bucket: a new rate keeps the token under way") {
+    // A lease share re-set every 100 ms (lease_borrower) must still add up to its
+    // rate: 25/s over 10 s with the same rate set again every 100 ms is 250.
+    token_bucket bucket(25, 1000, 0, 1);
+    CHECK(bucket.try_take(0));
+    std::uint64_t sent = 0;
+    for (std::uint64_t now = 1; now <= 10'000; ++now) {
+        if (now % 100 == 0) bucket.set_rate(25, 1000, now, 1);
+        while (bucket.try_take(now)) ++sent;
+    }
+    CHECK(sent == 250);
+    // Half a token of "1/s" stays half a token at "2/s": 250 ms to the next one.
+    token_bucket halves(1, 1000, 0, 1);
+    CHECK(halves.try_take(0));
+    halves.set_rate(2, 1000, 500, 1);
+    CHECK(halves.wait_ms(500) == 250);
+}
+
 TEST_CASE("daily cap: counts per UTC day and starts again at midnight") {
     const std::uint64_t midnight = 20'000 * day_ms;   // some UTC midnight
     daily_cap cap(3);

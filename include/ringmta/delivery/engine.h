@@ -6,10 +6,13 @@
 // max_age, then expired), 5xx failed. Failed and expired recipients get an RFC
 // 3464 DSN to the envelope sender (never for the null sender).
 //
-// Pools: a destination is one [routes] entry, or one mail domain routed by MX. Its max_connections is split over
-// the shards (shard i gets its share; at least one). The lease protocol that
-// makes the limit exact for limits below the shard count comes with the
-// throttle work (DESIGN.md, Scheduling and throttles).
+// Pools: a destination is one [routes] entry, or one mail domain routed by MX. A
+// domain with configured limits ([domains."x"] max_connections or message_rate,
+// or a group) draws on a budget global across the shards, lent by its owner
+// shard over the budget mesh (DESIGN.md, Scheduling and throttles;
+// src/delivery/budget_table.h): a connection takes one of the shard's slots, a
+// transaction one of its rate tokens. Other pools split delivery.max_connections
+// over the shards (shard i gets its share; at least one).
 #pragma once
 
 #include <cstdint>
@@ -20,6 +23,7 @@
 #include <vector>
 
 #include "ringmta/config/config.h"
+#include "ringmta/delivery/budget_message.h"
 #include "ringmta/dns/resolver.h"
 #include "ringmta/journal/id_generator.h"
 #include "ringmta/journal/journal.h"
@@ -32,6 +36,9 @@
 #include "ringmta/tls/context.h"
 
 namespace ringmta::delivery {
+
+class budget_table;
+struct budget;
 
 struct delivery_stats {
     std::uint64_t delivered = 0;
@@ -79,6 +86,11 @@ public:
     void stop();
     std::size_t connections() const;
     bool stopping() const { return _stopping; }
+    // Per-destination budgets across shards: the mesh every shard's engine shares
+    // (required with more than one shard), and, on this shard's wake-up, the
+    // messages the other shards sent over it.
+    void attach_budget_mesh(budget_mesh* mesh);
+    void receive_budget_messages();
 
     const delivery_stats& stats() const { return _stats; }
     const config::config& settings() const { return _cfg; }
@@ -96,6 +108,10 @@ public:
     // Wakes the dispatcher (a connection closed or went idle).
     void poke() { _wake.notify(); }
     bool take(pool& p, queue::job& out) { return take_job(p, out); }
+    // A job taken but not attempted (its connection is closing) goes back to the
+    // pool's ready queue as it was.
+    void requeue(pool& p, queue::job j);
+    budget_table& budgets() { return *_budgets; }
 
     dns::resolver& resolver() { return *_resolver; }
     const dns::resolver& resolver() const { return *_resolver; }
@@ -112,9 +128,10 @@ private:
     friend runtime::task<void> run_connection(engine* e, pool* p);
     friend struct transaction;
 
-    pool& pool_for(const config::route& route);
+    pool& pool_for(const config::route& route, std::string_view domain);
     pool& pool_for_domain(std::string_view domain);
-    pool& add_pool(std::string key, const config::route* route, std::string_view domain);
+    pool& add_pool(std::string key, const config::route* route, std::string_view domain,
+                   budget* b);
     void start_connections(pool& p);
     bool take_job(pool& p, queue::job& out);
     // The job-handling calls take the message's content (envelope and body); a
@@ -163,6 +180,7 @@ private:
     std::unordered_map<std::string, std::unique_ptr<pool>> _pools;
     runtime::notifier _wake;
     runtime::timer _timer{_wake};
+    std::unique_ptr<budget_table> _budgets;   // wakes the dispatcher through _wake
     bool _stopping = false;
     bool _compacting = false;
     std::uint64_t _compaction_blocked_segment = 0;   // a pass left messages behind

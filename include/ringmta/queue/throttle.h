@@ -41,7 +41,8 @@ public:
     // Returns n tokens taken but not used (up to the burst).
     void give_back(std::uint64_t n);
     // A new rate (adaptive backoff, a new lease share). Keeps the tokens there
-    // are, up to the new burst. count 0: unlimited.
+    // are, the fraction of the next one included, up to the new burst. count 0:
+    // unlimited.
     void set_rate(std::uint64_t count, std::uint64_t period_ms, std::uint64_t now_ms,
                   std::uint64_t burst = 0);
 

@@ -1,0 +1,324 @@
+// One shard's side of the per-destination budgets (see budget_table.h).
+//
+// Strategy, as src/queue/README.md "How the engine uses this" sets it out: each
+// borrower reports its demand (connections it could use, messages ready) when it
+// changes and every 100 ms while it has mail, and gives its whole share back
+// once it has no mail and no connection; the owner feeds the outcomes that come
+// with each demand to its controller, sets the budget to the controller's
+// allowed values and rebalances at once and every 100 ms. A revoke closes the
+// borrower's idle connections beyond its new share at once; busy ones close
+// before their next transaction (transaction.cc), and the release goes out when
+// the last of them has closed.
+#include "budget_table.h"
+
+#include <algorithm>
+#include <variant>
+
+#include "pool.h"
+#include "ringmta/runtime/assert.h"
+#include "ringmta/runtime/log.h"
+
+namespace ringmta::delivery {
+
+namespace {
+
+// How often a borrower with mail repeats its demand, and an owner whose budget
+// is lent out rebalances (and ends a suspension whose time has come).
+constexpr std::uint64_t heartbeat_ms = 100;
+// Messages to this shard itself handled in one pump (grants answer demands).
+constexpr int local_messages_max = 100000;
+// A full ring's backlog per shard: far beyond what a few budgets produce.
+constexpr std::size_t outbox_max = 1 << 16;
+
+const std::vector<std::string> no_patterns;
+
+// A destination draws on a budget of its own when its [domains] entry sets a
+// connection limit or a message rate, or a group lists it.
+bool limited(const config::config& cfg, std::string_view domain) {
+    if (cfg.group_for(domain) != nullptr) return true;
+    const config::throttle_limits& l = cfg.policy_for(domain).limits;
+    return l.max_connections != 0 || !l.message_rate.unlimited();
+}
+
+// The scope of a budget key, on an owner that may have no mail for it.
+config::throttle_scope scope_for_key(const config::config& cfg, const std::string& key) {
+    static constexpr std::string_view group_prefix = "group:";
+    if (key.starts_with(group_prefix)) {
+        std::string_view name = std::string_view(key).substr(group_prefix.size());
+        for (const config::group_policy& g : cfg.groups) {
+            if (g.name != name || g.domains.empty()) continue;
+            return cfg.throttle_for(g.domains.front());
+        }
+    }
+    return cfg.throttle_for(key);
+}
+
+queue::controller_settings settings_of(const config::throttle_scope& s) {
+    queue::controller_settings c;
+    c.connections_max = std::max(1u, s.limits.max_connections);
+    c.rate_count = s.limits.message_rate.count;
+    c.rate_period_ms = static_cast<std::uint64_t>(s.limits.message_rate.period.count());
+    if (s.backoff != nullptr) {
+        c.floor_percent = s.backoff->floor_percent;
+        c.suspend_after = s.backoff->suspend_after;
+        c.suspend_ms = static_cast<std::uint64_t>(s.backoff->suspend_time.count());
+    }
+    return c;
+}
+
+unsigned borrower_of(const queue::lease_message& m) {
+    return std::visit([](const auto& x) { return x.borrower; }, m);
+}
+
+}  // namespace
+
+const std::vector<std::string>& budget::patterns() const {
+    return scope.backoff != nullptr ? scope.backoff->patterns : no_patterns;
+}
+
+struct budget_table::owned {
+    std::string key;
+    config::throttle_scope scope;
+    queue::throttle_controller controller;
+    queue::lease_owner owner;
+
+    // The controller's values as the budget to lend. A configured rate stays a
+    // limit however far backoff cuts it (a lease_budget rate of 0 is no limit).
+    queue::lease_budget allowed() const {
+        queue::lease_budget b;
+        b.slots = controller.connections_allowed();
+        if (!scope.limits.message_rate.unlimited()) {
+            b.rate_count = std::max<std::uint64_t>(1, controller.rate_allowed());
+            b.rate_period_ms = static_cast<std::uint64_t>(scope.limits.message_rate.period.count());
+        }
+        return b;
+    }
+    bool lent() const {
+        return owner.slots_held() > 0 || owner.rate_held_per_day() > 0 || controller.suspended();
+    }
+};
+
+budget_table::budget_table(const config::config& cfg, runtime::notifier& wake, unsigned shard,
+                           unsigned shards)
+    : _cfg(cfg), _wake(wake), _shard(shard), _shards(shards), _outbox(shards) {}
+
+budget_table::~budget_table() = default;
+
+budget* budget_table::budget_for(std::string_view domain) {
+    if (!limited(_cfg, domain)) return nullptr;
+    config::throttle_scope scope = _cfg.throttle_for(domain);
+    auto it = _by_key.find(scope.key);
+    if (it != _by_key.end()) return it->second.get();
+    auto b = std::make_unique<budget>();
+    b->key = scope.key;
+    b->id = queue::lease_key_hash(b->key);
+    b->owner = queue::owner_shard(b->key, _shards);
+    b->borrower = queue::lease_borrower(b->id, _shard);
+    b->scope = std::move(scope);
+    if (!_by_id.emplace(b->id, b.get()).second) {
+        log_error("delivery: budget keys %s and %s have the same hash; %s is not throttled",
+                  b->key.c_str(), _by_id[b->id]->key.c_str(), b->key.c_str());
+        return nullptr;
+    }
+    budget* ref = b.get();
+    _by_key.emplace(ref->key, std::move(b));
+    return ref;
+}
+
+void budget_table::record(budget& b, queue::throttle_signal signal) {
+    b.borrower.record(signal);
+    if (signal != queue::throttle_signal::success && signal != queue::throttle_signal::neutral) {
+        b.last_throttle = signal;
+    }
+}
+
+void budget_table::release_slot(budget& b) {
+    b.borrower.release_slot();
+    send_release(b, runtime::unix_ms(), false);
+}
+
+void budget_table::send_release(budget& b, std::uint64_t now_unix_ms, bool idle) {
+    std::optional<queue::lease_release> r =
+        idle ? b.borrower.release_idle(now_unix_ms) : b.borrower.take_release(now_unix_ms);
+    if (r) send(b.owner, budget_message{*r, {}, queue::throttle_signal::neutral});
+}
+
+void budget_table::send_demand(budget& b, unsigned slots_wanted, std::uint64_t messages,
+                               std::uint64_t now_ms) {
+    queue::lease_demand d = b.borrower.demand(slots_wanted, messages, 0);
+    budget_message m{d, b.key, d.throttles > 0 ? b.last_throttle : queue::throttle_signal::neutral};
+    send(b.owner, std::move(m));
+    b.slots_wanted_sent = slots_wanted;
+    b.mail_sent = messages > 0;
+    b.demand_sent_ms = now_ms;
+}
+
+void budget_table::receive() {
+    if (_mesh == nullptr) return;
+    _mesh->drain(_shard, [this](unsigned from, budget_message&& m) { handle(from, std::move(m)); });
+    flush_outbox();
+}
+
+void budget_table::handle(unsigned, budget_message&& m) {
+    if (const auto* d = std::get_if<queue::lease_demand>(&m.lease)) {
+        on_demand(*d, m);
+    } else if (const auto* g = std::get_if<queue::lease_grant>(&m.lease)) {
+        on_grant(*g);
+    } else if (const auto* r = std::get_if<queue::lease_revoke>(&m.lease)) {
+        on_revoke(*r);
+    } else if (const auto* rel = std::get_if<queue::lease_release>(&m.lease)) {
+        auto it = _owned.find(rel->budget);
+        if (it == _owned.end()) return;
+        it->second->owner.on_release(*rel, runtime::unix_ms());
+        rebalance(*it->second, runtime::monotonic_ms());
+    }
+}
+
+void budget_table::on_demand(const queue::lease_demand& d, const budget_message& m) {
+    auto it = _owned.find(d.budget);
+    if (it == _owned.end()) {
+        if (m.key.empty() || queue::lease_key_hash(m.key) != d.budget) return;
+        config::throttle_scope scope = scope_for_key(_cfg, m.key);
+        auto o = std::make_unique<owned>(owned{m.key, scope,
+                                               queue::throttle_controller(settings_of(scope)),
+                                               queue::lease_owner(d.budget, _shards, {})});
+        o->owner.set_budget(o->allowed());
+        log_info("throttle %s: budget held by shard %u: %u connection(s), message rate %s",
+                 o->key.c_str(), _shard, o->scope.limits.max_connections,
+                 config::format_rate(o->scope.limits.message_rate).c_str());
+        it = _owned.emplace(d.budget, std::move(o)).first;
+    }
+    owned& o = *it->second;
+    // A borrower that holds nothing and wants a connection gets its share at
+    // once; other changes of demand wait for the next tick, so that shares (and
+    // with them connections, which close to give a slot back) move at most every
+    // 100 ms however fast demand swings, and the rotation that hands out a
+    // split's remainder turns every 1.6 s as lease_owner intends.
+    const bool moves = d.slots_wanted > 0 && o.owner.held(d.borrower).slots == 0;
+    o.owner.on_demand(d);
+    std::uint64_t now_ms = runtime::monotonic_ms();
+    unsigned connections_before = o.controller.connections_allowed();
+    for (std::uint32_t i = 0; i < d.successes; ++i) {
+        log_change(o.key, o.controller.report(queue::throttle_signal::success, now_ms));
+    }
+    queue::throttle_signal kind =
+        m.throttle == queue::throttle_signal::neutral ? queue::throttle_signal::reply_421
+                                                      : m.throttle;
+    for (std::uint32_t i = 0; i < d.throttles; ++i) {
+        log_change(o.key, o.controller.report(kind, now_ms));
+    }
+    if (moves || d.throttles > 0 || o.controller.connections_allowed() != connections_before) {
+        rebalance(o, now_ms);
+    }
+}
+
+void budget_table::on_grant(const queue::lease_grant& g) {
+    auto it = _by_id.find(g.budget);
+    if (it == _by_id.end()) return;
+    it->second->borrower.on_grant(g, runtime::monotonic_ms());
+    _wake.notify();   // the dispatcher may open connections now
+}
+
+void budget_table::on_revoke(const queue::lease_revoke& r) {
+    auto it = _by_id.find(r.budget);
+    if (it == _by_id.end()) return;
+    budget& b = *it->second;
+    b.borrower.on_revoke(r, runtime::monotonic_ms());
+    // Idle connections beyond the new share quit now; each releases its slot.
+    unsigned in_use = b.borrower.slots_in_use(), limit = b.borrower.slots_limit();
+    unsigned excess = in_use > limit ? in_use - limit : 0;
+    for (engine::pool* p : b.pools) {
+        for (engine::connection* c : p->idle) {
+            if (excess == 0) break;
+            if (c->quit) continue;
+            c->quit = true;
+            c->work.notify();
+            --excess;
+        }
+    }
+    send_release(b, runtime::unix_ms(), false);   // a revoke that already fits
+}
+
+void budget_table::rebalance(owned& o, std::uint64_t now_ms) {
+    log_change(o.key, o.controller.tick(now_ms));
+    o.owner.set_budget(o.allowed());
+    _out.clear();
+    o.owner.rebalance(runtime::unix_ms(), _out);
+    for (queue::lease_message& m : _out) {
+        unsigned to = borrower_of(m);
+        send(to, budget_message{std::move(m), {}, queue::throttle_signal::neutral});
+    }
+}
+
+void budget_table::log_change(const std::string& key, const queue::throttle_change& change) {
+    if (!change.changed()) return;
+    log_info("throttle %s: %s: %s", key.c_str(), queue::change_kind_name(change.kind),
+             change.reason.c_str());
+}
+
+void budget_table::send(unsigned to, budget_message&& m) {
+    if (to == _shard) {
+        _local.push_back(std::move(m));
+        _wake.notify();   // handled by the dispatcher's next pump, soon
+        return;
+    }
+    RINGMTA_ASSERT(_mesh != nullptr && to < _shards, "budget message to shard %u without a mesh",
+                   to);
+    // A ring that was full keeps its order: later messages queue behind the backlog.
+    if (_outbox[to].empty() && _mesh->send(_shard, to, std::move(m))) return;
+    RINGMTA_ASSERT(_outbox[to].size() < outbox_max, "budget messages to shard %u pile up", to);
+    _outbox[to].push_back(std::move(m));
+}
+
+void budget_table::flush_outbox() {
+    for (unsigned to = 0; to < _outbox.size(); ++to) {
+        std::deque<budget_message>& q = _outbox[to];
+        while (!q.empty() && _mesh->send(_shard, to, std::move(q.front()))) q.pop_front();
+    }
+}
+
+std::uint64_t budget_table::pump(std::uint64_t now_ms) {
+    std::uint64_t now_unix_ms = runtime::unix_ms();
+    bool active = false;
+    for (auto& [key, b] : _by_key) {
+        // Connections wanted: those open (an idle one keeps its slot until its
+        // idle timeout, as pools without a budget keep theirs, unless another
+        // shard needs the slot) and one per ready job. Messages: ready or in flight.
+        std::uint64_t ready = 0, open = 0, busy = 0;
+        for (engine::pool* p : b->pools) {
+            if (p->dest != nullptr) ready += p->dest->ready.size();
+            open += p->connections;
+            busy += p->connections - std::min<std::size_t>(p->connections, p->idle.size());
+        }
+        std::uint64_t messages = ready + busy;
+        auto wanted = static_cast<unsigned>(
+            std::min<std::uint64_t>(b->scope.limits.max_connections, open + ready));
+        if (messages == 0 && b->borrower.slots_in_use() == 0) {
+            // Nothing to send: say so, and give the whole share back.
+            if (b->mail_sent || b->slots_wanted_sent != 0) send_demand(*b, 0, 0, now_ms);
+            send_release(*b, now_unix_ms, true);
+            continue;
+        }
+        active = true;
+        if (wanted != b->slots_wanted_sent || (messages > 0) != b->mail_sent ||
+            now_ms - b->demand_sent_ms >= heartbeat_ms) {
+            send_demand(*b, wanted, messages, now_ms);
+        }
+    }
+    if (now_ms >= _owner_tick_ms) {
+        for (auto& [id, o] : _owned) {
+            if (o->lent()) rebalance(*o, now_ms);
+        }
+        _owner_tick_ms = now_ms + heartbeat_ms;
+    }
+    for (int n = 0; n < local_messages_max && !_local.empty(); ++n) {
+        budget_message m = std::move(_local.front());
+        _local.pop_front();
+        handle(_shard, std::move(m));
+    }
+    if (_mesh != nullptr) flush_outbox();
+    for (auto& [id, o] : _owned) active = active || o->lent();
+    return active ? now_ms + heartbeat_ms : 0;
+}
+
+}  // namespace ringmta::delivery

@@ -1,0 +1,108 @@
+// Internal to delivery: one shard's side of the per-destination budgets
+// (DESIGN.md, "Scheduling and throttles"; the protocol in
+// include/ringmta/queue/lease.h; the recipe in src/queue/README.md, "How the
+// engine uses this").
+//
+// * Borrower side: a `budget` per budget key this shard has mail for, holding a
+//   lease_borrower. The engine takes a slot before it opens a connection of a
+//   pool that draws on it and a token before each transaction; pump() reports
+//   the demand to the owner and gives an idle share back.
+// * Owner side: for the keys this shard owns (queue::owner_shard), the
+//   throttle_controller (adaptive backoff; every change logged with its reason)
+//   and the lease_owner that lends the global budget in shares.
+//
+// A domain without configured limits (no [domains] max_connections or
+// message_rate, no group) has no budget: its pool keeps delivery.max_connections
+// split over the shards. Runs on its shard only; no I/O but the mesh.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "ringmta/config/config.h"
+#include "ringmta/delivery/budget_message.h"
+#include "ringmta/delivery/engine.h"
+#include "ringmta/queue/lease_borrower.h"
+#include "ringmta/queue/lease_owner.h"
+#include "ringmta/queue/throttle_controller.h"
+#include "ringmta/runtime/notifier.h"
+
+namespace ringmta::delivery {
+
+// A budget this shard draws on: the pools that use it and this shard's share.
+struct budget {
+    std::string key;                  // "limited.example", "group:google"
+    std::uint64_t id = 0;             // queue::lease_key_hash(key)
+    unsigned owner = 0;               // the shard that holds the global budget
+    config::throttle_scope scope;     // resolved limits and backoff
+    queue::lease_borrower borrower{0, 0};
+    std::vector<engine::pool*> pools;
+    // The last demand sent, so that only changes (and a heartbeat) go out.
+    unsigned slots_wanted_sent = 0;
+    bool mail_sent = false;
+    std::uint64_t demand_sent_ms = 0;
+    queue::throttle_signal last_throttle = queue::throttle_signal::neutral;
+
+    const std::vector<std::string>& patterns() const;
+};
+
+class budget_table {
+public:
+    budget_table(const config::config& cfg, runtime::notifier& wake, unsigned shard,
+                 unsigned shards);
+    ~budget_table();
+
+    // The mesh to the other shards (needed with more than one shard).
+    void attach(budget_mesh* mesh) { _mesh = mesh; }
+    // The budget mail to `domain` draws on (created on first use), or nullptr when
+    // the domain has no configured limits. Allocates nothing for such a domain.
+    budget* budget_for(std::string_view domain);
+
+    // The outcome of an attempt, for the owner's adaptive controller.
+    void record(budget& b, queue::throttle_signal signal);
+    // A connection that held one of b's slots closed.
+    void release_slot(budget& b);
+    // Takes the messages other shards sent (on the shard's wake-up).
+    void receive();
+    // Demands, idle releases, the owned budgets' ticks and rebalances, messages to
+    // this shard itself and a full ring's backlog. Returns when it wants to run
+    // again (monotonic ms; 0: not before something changes).
+    std::uint64_t pump(std::uint64_t now_ms);
+
+    std::size_t budgets() const { return _by_key.size(); }
+
+private:
+    struct owned;
+
+    void handle(unsigned from, budget_message&& m);
+    void on_demand(const queue::lease_demand& d, const budget_message& m);
+    void on_grant(const queue::lease_grant& g);
+    void on_revoke(const queue::lease_revoke& r);
+    void send_demand(budget& b, unsigned slots_wanted, std::uint64_t messages,
+                     std::uint64_t now_ms);
+    void send_release(budget& b, std::uint64_t now_unix_ms, bool idle);
+    void rebalance(owned& o, std::uint64_t now_ms);
+    void log_change(const std::string& key, const queue::throttle_change& change);
+    void send(unsigned to, budget_message&& m);
+    void flush_outbox();
+
+    const config::config& _cfg;
+    runtime::notifier& _wake;
+    unsigned _shard;
+    unsigned _shards;
+    budget_mesh* _mesh = nullptr;
+    std::unordered_map<std::string, std::unique_ptr<budget>> _by_key;
+    std::unordered_map<std::uint64_t, budget*> _by_id;
+    std::unordered_map<std::uint64_t, std::unique_ptr<owned>> _owned;
+    std::deque<budget_message> _local;                 // sent to this shard itself
+    std::vector<std::deque<budget_message>> _outbox;   // per shard: a full ring's backlog
+    std::vector<queue::lease_message> _out;            // rebalance's output, reused
+    std::uint64_t _owner_tick_ms = 0;                  // the owned budgets' next rebalance
+};
+
+}  // namespace ringmta::delivery

@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""End-to-end tests of per-domain throttles held across shards (issue 6).
+
+ringmta runs with 2 shards; ringmta-blast injects mail over many client
+connections, which the kernel spreads over both shards' listeners, so both
+shards queue mail for the same domain and must share its budget through the
+lease protocol. The receiver is a counting SMTP sink (tests/lib/smtp_receiver.py)
+that records the connections open at once (from the accept until QUIT or the
+close) and each message's arrival time. Checks: a [domains] max_connections of
+3 is never exceeded by both shards together, also while slots move between
+them, and every message arrives once; a domain without limits still uses more
+(delivery.max_connections split over the shards), so the count can see it; a
+message_rate of 50/s holds within 5% over a 20 s window; 421s from the receiver
+are logged as a decrease with the reason, successes grow the budget back, and
+the mail arrives.
+Prints "ok - name" / "not ok - name: reason"; the last line is
+"N passed, N failed". Every wait is bounded; loopback only.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from peers import (check_context, check_failed, expect, free_port,  # noqa: E402
+                   ringmta_process, run_checks)
+from smtp_receiver import receiver  # noqa: E402
+
+DELIVERY_TIMEOUT_S = 60
+# Messages at the start of a rate measurement left out: the first grant and the
+# shares' bursts (a tenth of a second's worth each) come before the steady rate.
+RATE_WARMUP_MESSAGES = 50
+
+
+def blast(ctx, relay, messages, domain_format, connections=12):
+    """Injects `messages` to user<i>@<domain> over `connections` client connections."""
+    p = subprocess.run([ctx.blast_exe, "--server", "127.0.0.1:%d" % relay.port,
+                        "--messages", str(messages), "--size", "1500",
+                        "--connections", str(connections), "--domains", "1",
+                        "--domain-format", domain_format, "--json", "--timeout-s", "60"],
+                       capture_output=True, timeout=120)
+    expect(p.returncode == 0, "blast: %s" % p.stderr.decode()[-300:])
+
+
+def wait_received(sink, count, timeout_s=DELIVERY_TIMEOUT_S):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        got = sink.received()
+        if len(got) >= count:
+            return got
+        time.sleep(0.05)
+    raise check_failed("%d of %d messages arrived in %d s" % (len(sink.received()), count,
+                                                              timeout_s))
+
+
+def expect_all_once(messages, count, domain):
+    recipients = sorted(r for m in messages for r in m.rcpt_to)
+    want = sorted("user%d@%s" % (i, domain) for i in range(count))
+    expect(recipients == want, "%d recipients arrived, %d distinct, want %d"
+           % (len(recipients), len(set(recipients)), count))
+
+
+def shards_accepted(relay):
+    """Messages each shard accepted, from the shutdown lines of the log."""
+    found = re.findall(r"shard (\d+) stopped: (\d+) messages accepted", relay.log())
+    return {int(shard): int(n) for shard, n in found}
+
+
+def expect_both_shards(relay):
+    expect(relay.stop() == 0, "ringmta did not exit 0 on SIGTERM")
+    accepted = shards_accepted(relay)
+    expect(len(accepted) == 2 and min(accepted.values()) > 0,
+           "not every shard queued mail for the domain: %r" % accepted)
+    return accepted
+
+
+def check_connection_limit_across_shards(ctx):
+    # A slow receiver (5 ms a message): delivery takes seconds, so the slots move
+    # between the shards while connections are open.
+    sink = ctx.receiver(data_delay_s=0.005)
+    relay = ctx.relay({"limited0.example": "127.0.0.1:%d" % sink.port},
+                      '[domains."limited0.example"]\nmax_connections = 3\n')
+    count = 2000
+    blast(ctx, relay, count, "limited%u.example")
+    messages = wait_received(sink, count)
+    expect_all_once(messages, count, "limited0.example")
+    expect(sink.peak <= 3, "%d connections at once for max_connections = 3" % sink.peak)
+    # The budget is used, not just respected: more than one shard's share at once.
+    expect(sink.peak >= 2, "at most %d connection at once" % sink.peak)
+    accepted = expect_both_shards(relay)
+    times = sorted(m.arrived for m in messages)
+    print("# max_connections 3: peak %d connections, %d connections for %d messages in "
+          "%.2f s, accepted per shard %r" % (sink.peak, sink.connections, count,
+                                            times[-1] - times[0], accepted))
+
+
+def check_unlimited_domain_keeps_split(ctx):
+    # Proves the counting sink sees concurrency: without [domains] limits a
+    # domain gets delivery.max_connections (20) split over the 2 shards.
+    sink = ctx.receiver()
+    relay = ctx.relay({"free0.example": "127.0.0.1:%d" % sink.port})
+    count = 600
+    blast(ctx, relay, count, "free%u.example")
+    messages = wait_received(sink, count)
+    expect_all_once(messages, count, "free0.example")
+    expect(3 < sink.peak <= 20, "%d connections at once for a domain without limits"
+           % sink.peak)
+    expect_both_shards(relay)
+    print("# no limits: peak %d connections" % sink.peak)
+
+
+def check_message_rate_across_shards(ctx):
+    sink = ctx.receiver()
+    relay = ctx.relay({"rated0.example": "127.0.0.1:%d" % sink.port},
+                      '[domains."rated0.example"]\nmax_connections = 3\n'
+                      'message_rate = "50/s"\n')
+    count = 1050   # a 20 s window at 50/s after the warm-up
+    blast(ctx, relay, count, "rated%u.example")
+    messages = wait_received(sink, count)
+    expect_all_once(messages, count, "rated0.example")
+    times = sorted(m.arrived for m in messages)
+    if os.environ.get("THROTTLE_DEBUG"):
+        print("# per 0.5 s: %r" % [sum(1 for t in times if int((t - times[0]) * 2) == k)
+                                  for k in range(int((times[-1] - times[0]) * 2) + 1)])
+    window_s = times[-1] - times[RATE_WARMUP_MESSAGES]
+    measured = (len(times) - 1 - RATE_WARMUP_MESSAGES) / window_s
+    expect(window_s >= 15, "the window is only %.2f s" % window_s)
+    expect(abs(measured - 50) <= 50 * 0.05, "%.2f messages/s over %.2f s for message_rate 50/s"
+           % (measured, window_s))
+    # No second of the window runs far ahead of the rate (bursts are a tenth of a second).
+    start = times[RATE_WARMUP_MESSAGES]
+    per_second = {}
+    for t in times[RATE_WARMUP_MESSAGES:]:
+        per_second[int(t - start)] = per_second.get(int(t - start), 0) + 1
+    busiest = max(per_second.values())
+    expect(busiest <= 50 * 1.2, "%d messages in one second for message_rate 50/s" % busiest)
+    expect(sink.peak <= 3, "%d connections at once for max_connections = 3" % sink.peak)
+    expect_both_shards(relay)
+    print("# message_rate 50/s: %.2f messages/s over %.2f s (messages %d..%d), busiest "
+          "second %d, peak %d connections" % (measured, window_s, RATE_WARMUP_MESSAGES + 1,
+                                              len(times), busiest, sink.peak))
+
+
+def check_421_shrinks_the_budget(ctx):
+    sink = ctx.sink("backoff", "--data-reply", "421 4.7.0 Try again later", "--reply-count", "3")
+    relay = ctx.relay({"busy0.example": "127.0.0.1:%d" % sink.port},
+                      '[domains."busy0.example"]\nmax_connections = 4\n'
+                      '[delivery]\nretry_min = "1s"\n')
+    count = 100
+    blast(ctx, relay, count, "busy%u.example")
+    stats = sink.wait_stats(lambda s: s["messages"] >= count)
+    expect(stats["messages"] == count and stats["rejected"] == 3, "sink stats %r" % stats)
+    expect(stats["connections_peak"] <= 4, "%d connections at once for max_connections = 4"
+           % stats["connections_peak"])
+    log = relay.log()
+    changes = re.findall(r"throttle busy0\.example: (decrease|increase): (.*)", log)
+    expect(changes and changes[0][0] == "decrease", "no decrease logged first: %s"
+           % log[-1500:])
+    expect(changes[0][1].startswith("421"), "the decrease gives no reason: %r"
+           % (changes[0],))
+    # Successes after the 421s grow the budget back.
+    expect(any(kind == "increase" for kind, _ in changes[1:]), "no increase after the "
+           "decrease: %r" % changes)
+    expect(relay.stop() == 0, "ringmta did not exit 0 on SIGTERM")
+    print("# after 421: %s; then %d change(s), the last: %s"
+          % (changes[0][1], len(changes) - 1, changes[-1][1]))
+
+
+class context(check_context):
+    def __init__(self, build_root, workdir):
+        super().__init__(build_root, workdir)
+        self.receivers = []
+
+    def receiver(self, data_delay_s=0):
+        r = receiver("127.0.0.1", free_port(), data_delay_s=data_delay_s)
+        r.port = r.server.server_address[1]
+        self.receivers.append(r)
+        return r
+
+    def relay(self, routes, extra=""):
+        r = ringmta_process(self.ringmta, self.workdir, routes, extra,
+                            name="ringmta%d" % (len(self.processes) + 1))
+        self.processes.append(r)
+        return r.start()
+
+    def close(self):
+        super().close()
+        for r in self.receivers:
+            r.stop()
+        self.receivers = []
+
+
+CHECKS = [check_connection_limit_across_shards, check_unlimited_domain_keeps_split,
+          check_message_rate_across_shards, check_421_shrinks_the_budget]
+
+if __name__ == "__main__":
+    sys.exit(run_checks(CHECKS, context, "ringmta-throttle-"))
