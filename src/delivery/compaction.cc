@@ -158,6 +158,9 @@ runtime::task<void> compact_segment(engine* e, std::uint64_t segment) {
     e->_stats.compaction_rewrites += done.size();
     // The same segment again only after a pause: its releases take effect with the
     // journal's next batch, and messages out for delivery need time to come back.
+    // Without it a pass that found nothing to do (it never suspends) would notify
+    // the dispatcher while it runs, whose wait() then returns at once and starts
+    // the same pass again: a loop that never yields to the reactor.
     e->_compaction_blocked_segment = segment;
     e->_compaction_retry_at_ms = runtime::monotonic_ms() + compaction_retry_ms;
     log_info("journal compaction of segment %" PRIu64 ": %zu message(s) rewritten forward, "

@@ -11,6 +11,7 @@
 #include "pool.h"
 #include "ringmta/delivery/dsn.h"
 #include "ringmta/delivery/engine.h"
+#include "ringmta/runtime/assert.h"
 #include "ringmta/runtime/log.h"
 #include "ringmta/smtp/command.h"
 #include "ringmta/smtp/dsn_params.h"
@@ -24,7 +25,9 @@ observe::outcome accounting_status(journal::outcome_status s) {
     case journal::outcome_status::delivered: return observe::outcome::delivered;
     case journal::outcome_status::failed: return observe::outcome::failed;
     case journal::outcome_status::expired: return observe::outcome::expired;
+    case journal::outcome_status::finished: break;   // compaction's re-append only
     }
+    RINGMTA_ASSERT(false, "outcome status %u has no accounting", static_cast<unsigned>(s));
     return observe::outcome::failed;
 }
 
@@ -79,6 +82,8 @@ void engine::finish(queue::job& j, const queue::content* c, std::uint32_t recipi
     case journal::outcome_status::delivered: ++_stats.delivered; break;
     case journal::outcome_status::failed: ++_stats.failed; break;
     case journal::outcome_status::expired: ++_stats.expired; break;
+    case journal::outcome_status::finished:   // compaction's re-append only
+        RINGMTA_ASSERT(false, "a delivery outcome of status finished");
     }
     if (c != nullptr) account(j, *c, recipient, accounting_status(status), r, where);
 }
