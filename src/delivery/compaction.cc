@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "ringmta/delivery/engine.h"
 #include "ringmta/runtime/log.h"
@@ -60,9 +61,9 @@ runtime::task<void> compact_segment(engine* e, std::uint64_t segment) {
     ++e->_stats.compactions;
     std::vector<queue::message_ptr> candidates;
     {
-        std::unordered_map<queue::message*, bool> seen;
+        std::unordered_set<queue::message*> seen;
         e->_scheduler.for_each_job([&](const queue::job& j, std::uint64_t) {
-            if (j.msg->segment_sequence == segment && seen.emplace(j.msg.get(), true).second) {
+            if (j.msg->segment_sequence == segment && seen.insert(j.msg.get()).second) {
                 candidates.push_back(j.msg);
             }
         });

@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 
 #include "ringmta/journal/id_generator.h"
 #include "ringmta/runtime/assert.h"
@@ -27,13 +26,6 @@ bool parse_segment_name(const char* name, std::uint64_t& sequence) {
     char* end = nullptr;
     sequence = std::strtoull(name, &end, 16);
     return end == name + 16;
-}
-
-std::uint64_t monotonic_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000u +
-           static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 }  // namespace
@@ -348,7 +340,7 @@ std::uint64_t journal::appended(chunk& c) {
     _pending_bytes += end - _segments[_current].write_offset;
     _segments[_current].write_offset = end;
     ++_stats.records;
-    if (_pending_records++ == 0) _batch_opened_ns = monotonic_ns();
+    if (_pending_records++ == 0) _batch_opened_ns = runtime::monotonic_ns();
     c.last_ticket = ++_appended;
     return c.last_ticket;
 }
@@ -370,7 +362,7 @@ void journal::before_wait() {
             return;
         }
     }
-    std::uint64_t now = monotonic_ns();
+    std::uint64_t now = runtime::monotonic_ns();
     std::uint64_t waited_us = (now - _batch_opened_ns) / 1000;
     _stats.wait_us.add(waited_us);
     _stats.wait_us_total += waited_us;
@@ -416,7 +408,7 @@ void journal::append_done(int result) {
         return;
     }
     _writing = false;
-    std::uint64_t commit_us = (monotonic_ns() - _in_flight_started_ns) / 1000;
+    std::uint64_t commit_us = (runtime::monotonic_ns() - _in_flight_started_ns) / 1000;
     _stats.commit_us.add(commit_us);
     _stats.commit_us_total += commit_us;
     reclaim();

@@ -44,10 +44,11 @@ int memory_segment_io::open_segment(const std::string& directory, const std::str
     return _next_fd++;
 }
 
-int memory_segment_io::read_segment(int fd, std::string& out) {
+int memory_segment_io::scan_segment(int fd,
+                                    const std::function<void(std::string_view)>& scan) {
     auto it = _open.find(fd);
     if (it == _open.end()) return -EBADF;
-    out = _files[it->second].cached;
+    scan(_files[it->second].cached);
     return 0;
 }
 

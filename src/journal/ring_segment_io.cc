@@ -70,30 +70,6 @@ int ring_segment_io::open_segment(const std::string& directory, const std::strin
     return fd < 0 ? -errno : fd;
 }
 
-int ring_segment_io::read_segment(int fd, std::string& out) {
-    struct stat st{};
-    if (::fstat(fd, &st) != 0) return -errno;
-    out.resize(static_cast<std::size_t>(st.st_size));
-    std::size_t done = 0;
-    while (done < out.size()) {
-        ssize_t n = ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return -errno;
-        if (n == 0) break;
-        done += static_cast<std::size_t>(n);
-    }
-    out.resize(done);
-    return 0;
-}
-
-int segment_io::scan_segment(int fd, const std::function<void(std::string_view)>& scan) {
-    std::string image;
-    int rc = read_segment(fd, image);
-    if (rc < 0) return rc;
-    scan(image);
-    return 0;
-}
-
 int ring_segment_io::scan_segment(int fd, const std::function<void(std::string_view)>& scan) {
     struct stat st{};
     if (::fstat(fd, &st) != 0) return -errno;

@@ -31,6 +31,13 @@ std::uint64_t monotonic_ms() {
     return static_cast<std::uint64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
+std::uint64_t monotonic_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000u +
+           static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
 std::uint64_t unix_ms() {
     timespec ts{};
     clock_gettime(CLOCK_REALTIME, &ts);

@@ -42,7 +42,7 @@ public:
     int create_segment(const std::string& directory, const std::string& name,
                        std::uint64_t bytes) override;
     int open_segment(const std::string& directory, const std::string& name) override;
-    int read_segment(int fd, std::string& out) override;
+    int scan_segment(int fd, const std::function<void(std::string_view)>& scan) override;
     runtime::task<int> read_at(int fd, std::uint64_t offset, std::size_t bytes,
                                std::string* out) override;
     int remove_segment(const std::string& directory, const std::string& name) override;

@@ -43,12 +43,10 @@ public:
                                std::uint64_t bytes) = 0;
     // Opens an existing segment for reading at start-up; fd or -errno.
     virtual int open_segment(const std::string& directory, const std::string& name) = 0;
-    // Reads the whole file into `out` (start-up recovery only). 0 or -errno.
-    virtual int read_segment(int fd, std::string& out) = 0;
-    // Calls `scan` once with the whole file's bytes (start-up recovery). This one
-    // reads them into memory with read_segment; ring_segment_io maps the file
-    // instead, so recovery holds no copy of a segment. 0 or -errno.
-    virtual int scan_segment(int fd, const std::function<void(std::string_view)>& scan);
+    // Calls `scan` once with the whole file's bytes (start-up recovery only).
+    // ring_segment_io maps the file read-only, so recovery holds no copy of a
+    // segment. 0 or -errno.
+    virtual int scan_segment(int fd, const std::function<void(std::string_view)>& scan) = 0;
     // Reads `bytes` at `offset` into `*out` (resized to what was read) without blocking
     // the shard: bodies read back for delivery. 0 or -errno; a short file gives less.
     virtual runtime::task<int> read_at(int fd, std::uint64_t offset, std::size_t bytes,
@@ -72,7 +70,6 @@ public:
     int create_segment(const std::string& directory, const std::string& name,
                        std::uint64_t bytes) override;
     int open_segment(const std::string& directory, const std::string& name) override;
-    int read_segment(int fd, std::string& out) override;
     int scan_segment(int fd, const std::function<void(std::string_view)>& scan) override;
     runtime::task<int> read_at(int fd, std::uint64_t offset, std::size_t bytes,
                                std::string* out) override;

@@ -187,6 +187,7 @@ private:
 };
 
 std::uint64_t monotonic_ms();
+std::uint64_t monotonic_ns();   // the same clock, for measuring short intervals
 std::uint64_t unix_ms();
 
 }  // namespace ringmta::runtime
