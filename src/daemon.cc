@@ -5,12 +5,15 @@
 // (bounded), wait for the journal's last group commit, exit the loop.
 #include "daemon.h"
 
+#include "shard_admin.h"
+
 #include <mimalloc.h>
 #include <sys/resource.h>
 
 #include <bit>
 #include <csignal>
 #include <cstring>
+#include <functional>
 #include <latch>
 #include <map>
 #include <memory>
@@ -22,9 +25,11 @@
 #include "ringmta/journal/id_generator.h"
 #include "ringmta/journal/journal.h"
 #include "ringmta/observe/accounting_log.h"
+#include "ringmta/observe/admin_server.h"
 #include "ringmta/runtime/log.h"
 #include "ringmta/runtime/net.h"
 #include "ringmta/runtime/ops.h"
+#include "ringmta/runtime/shard_calls.h"
 #include "ringmta/runtime/shard_group.h"
 #include "ringmta/tls/context.h"
 
@@ -102,6 +107,7 @@ constexpr std::uint64_t shutdown_grace_ms = 10000;
 struct shared_state {
     std::atomic<bool> stop{false};
     std::atomic<std::uint64_t> reload{0};   // bumped by SIGHUP; each shard catches up
+    std::atomic<bool> all_started{false};   // every shard has its engine: admin may start
     std::mutex error_lock;
     std::string error;
     std::unique_ptr<std::latch> started;
@@ -115,6 +121,8 @@ struct shard final : runtime::wake_listener {
     const config::config* cfg = nullptr;
     shared_state* shared = nullptr;
     delivery::budget_mesh* budgets = nullptr;   // per-destination budgets across shards
+    runtime::shard_calls* calls = nullptr;      // the admin endpoint's calls to the shards
+    std::function<delivery::engine*(unsigned)> engine_of;   // any shard's engine, on its thread
     unsigned index = 0;
     unsigned count = 1;
     journal::ring_segment_io io;
@@ -127,12 +135,21 @@ struct shard final : runtime::wake_listener {
     ingress::ingress_context ingress;
     std::vector<std::unique_ptr<runtime::acceptor>> acceptors;
     std::vector<int> listen_fds;
+    // [admin] listen, on shard 0: bound at start, served once every shard runs.
+    int admin_fd = -1;
+    std::unique_ptr<shard_admin> admin_backend;
+    std::unique_ptr<observe::admin_server> admin;
     bool shutting_down = false;
     std::uint64_t reload_seen = 0;
 
     ~shard() {
         for (int fd : listen_fds) ::close(fd);
+        if (admin_fd >= 0) ::close(admin_fd);
+        // A request still waiting for a shard that stopped first holds the
+        // server; its coroutine never resumes, so the server is left, not freed.
+        if (admin && !admin->quiet()) static_cast<void>(admin.release());
     }
+    void start_admin();
     void on_wake() override;
     std::string start();
     void reload();
@@ -141,12 +158,13 @@ struct shard final : runtime::wake_listener {
 };
 
 runtime::task<void> shutdown_shard(shard* s) {
+    if (s->admin) s->admin->stop();
     for (auto& a : s->acceptors) a->stop();
     ingress::end_sessions(&s->ingress);
     if (s->delivery) s->delivery->stop();
     std::uint64_t deadline = runtime::monotonic_ms() + shutdown_grace_ms;
     while (runtime::monotonic_ms() < deadline &&
-           (!s->ingress.sessions.empty() ||
+           (!s->ingress.sessions.empty() || (s->admin && !s->admin->quiet()) ||
             (s->delivery && (s->delivery->connections() > 0 || !s->delivery->finished())))) {
         runtime::io::sleep_for pause(10);
         co_await pause;
@@ -216,8 +234,19 @@ std::string shard::load_tls() {
     return {};
 }
 
+void shard::start_admin() {
+    admin_backend = std::make_unique<shard_admin>(*calls, index, engine_of);
+    admin = std::make_unique<observe::admin_server>(admin_fd, *admin_backend);
+    admin_fd = -1;   // the server owns it now
+    admin->start();
+    log_info("admin endpoint on %s (ringmta-ctl --admin %s)", cfg->admin.listen.text.c_str(),
+             cfg->admin.listen.text.c_str());
+}
+
 void shard::on_wake() {
     if (delivery) delivery->receive_budget_messages();
+    if (calls) calls->run_posted(index);
+    if (admin_fd >= 0 && !admin && shared->all_started.load() && !shutting_down) start_admin();
     if (std::uint64_t r = shared->reload.load(); r != reload_seen && !shutting_down) {
         reload_seen = r;
         reload();
@@ -337,8 +366,21 @@ std::string shard::start() {
         acceptors.push_back(std::make_unique<runtime::acceptor>(fd));
         runtime::spawn(ingress::run_listener(&ingress, acceptors.back().get()));
     }
+    if (index == 0 && cfg->admin.listen.address_len != 0) {
+        runtime::socket_address address;
+        std::memcpy(&address.storage, &cfg->admin.listen.address, sizeof(cfg->admin.listen.address));
+        address.length = cfg->admin.listen.address_len;
+        admin_fd = runtime::listen_tcp(address, 64);
+        if (admin_fd < 0) {
+            int error = -admin_fd;
+            admin_fd = -1;
+            return "admin.listen: cannot listen on " + cfg->admin.listen.text + ": " +
+                   std::strerror(error);
+        }
+    }
     runtime::spawn(delivery->run());
     r.add_wake_listener(this);
+    if (calls) calls->run_posted(index);   // any that came before the listener
     return {};
 }
 
@@ -402,7 +444,16 @@ int run_daemon(const config::config& cfg) {
     // one keeps the sender's backlog in order (delivery/budget_table.cc).
     delivery::budget_mesh budget_mesh(group.reactors(),
                                       std::bit_floor(std::max(16u, 4096u / count)));
-    for (auto& s : shards) s->budgets = &budget_mesh;
+    // The admin endpoint's calls: one per admin connection and shard at most.
+    runtime::shard_calls calls(group.reactors(), 128);
+    std::function<delivery::engine*(unsigned)> engine_of = [&shards](unsigned i) {
+        return shards[i]->shutting_down ? nullptr : shards[i]->delivery.get();
+    };
+    for (auto& s : shards) {
+        s->budgets = &budget_mesh;
+        s->calls = &calls;
+        s->engine_of = engine_of;
+    }
     group.start([&](runtime::reactor& r) {
         shard& s = *shards[r.shard()];
         std::string error = s.start();
@@ -414,6 +465,8 @@ int run_daemon(const config::config& cfg) {
         shared.started->count_down();
     });
     shared.started->wait();
+    shared.all_started = true;
+    group.wake_all();   // shard 0 starts the admin endpoint
     mi_option_set(mi_option_decommit_delay, decommit_delay);
     mi_option_set(mi_option_segment_decommit_delay, segment_decommit_delay);
     if (!shared.stop) {

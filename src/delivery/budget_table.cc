@@ -81,6 +81,16 @@ struct budget_table::owned {
     config::throttle_scope scope;
     queue::throttle_controller controller;
     queue::lease_owner owner;
+    // The owner's gauges (the only shard that sets them), made with the budget.
+    observe::gauge* connections_allowed = nullptr;
+    observe::gauge* rate_allowed = nullptr;
+    observe::gauge* suspended = nullptr;
+
+    double rate_per_second() const {
+        if (scope.limits.message_rate.unlimited()) return 0;
+        double period_s = static_cast<double>(scope.limits.message_rate.period.count()) / 1000.0;
+        return static_cast<double>(std::max<std::uint64_t>(1, controller.rate_allowed())) / period_s;
+    }
 
     // The controller's values as the budget to lend. A configured rate stays a
     // limit however far backoff cuts it (a lease_budget rate of 0 is no limit).
@@ -129,6 +139,9 @@ void budget_table::record(budget& b, queue::throttle_signal signal) {
     b.borrower.record(signal);
     if (signal != queue::throttle_signal::success && signal != queue::throttle_signal::neutral) {
         b.last_throttle = signal;
+        if (_metrics != nullptr) {
+            _metrics->throttle_signals.counter_for({b.key, queue::throttle_signal_name(signal)}).inc();
+        }
     }
 }
 
@@ -183,6 +196,11 @@ void budget_table::on_demand(const queue::lease_demand& d, const budget_message&
                                                queue::throttle_controller(settings_of(scope)),
                                                queue::lease_owner(d.budget, _shards, {})});
         o->owner.set_budget(o->allowed());
+        if (_metrics != nullptr) {
+            o->connections_allowed = &_metrics->connections_allowed.gauge_for({o->key});
+            o->rate_allowed = &_metrics->rate_allowed.gauge_for({o->key});
+            o->suspended = &_metrics->suspended.gauge_for({o->key});
+        }
         log_info("throttle %s: budget held by shard %u: %u connection(s), message rate %s",
                  o->key.c_str(), _shard, o->scope.limits.max_connections,
                  config::format_rate(o->scope.limits.message_rate).c_str());
@@ -252,6 +270,9 @@ void budget_table::rebalance(owned& o, std::uint64_t now_ms) {
 
 void budget_table::log_change(const std::string& key, const queue::throttle_change& change) {
     if (!change.changed()) return;
+    if (_metrics != nullptr) {
+        _metrics->throttle_changes.counter_for({key, queue::change_kind_name(change.kind)}).inc();
+    }
     log_info("throttle %s: %s: %s", key.c_str(), queue::change_kind_name(change.kind),
              change.reason.c_str());
 }
@@ -319,6 +340,52 @@ std::uint64_t budget_table::pump(std::uint64_t now_ms) {
     if (_mesh != nullptr) flush_outbox();
     for (auto& [id, o] : _owned) active = active || o->lent();
     return active ? now_ms + heartbeat_ms : 0;
+}
+
+}  // namespace ringmta::delivery
+
+namespace ringmta::delivery {
+
+void budget_table::refresh_owner_gauges() {
+    for (auto& [id, o] : _owned) {
+        if (o->connections_allowed == nullptr) continue;
+        o->connections_allowed->set(o->controller.connections_allowed());
+        o->rate_allowed->set(o->controller.suspended() ? 0 : o->rate_per_second());
+        // The pools' operator suspension may have set it already (engine).
+        if (o->controller.suspended()) o->suspended->set(1);
+    }
+}
+
+void budget_table::report_owned(std::vector<engine::destination_report>& out) const {
+    std::uint64_t now_ms = runtime::monotonic_ms(), now_unix_ms = runtime::unix_ms();
+    for (const auto& [id, o] : _owned) {
+        engine::destination_report r;
+        observe::domain_summary& d = r.summary;
+        d.domain = o->key;
+        d.connections_max = o->scope.limits.max_connections;
+        d.connections_allowed = o->controller.connections_allowed();
+        d.rate_allowed_per_second = o->controller.suspended() ? 0 : o->rate_per_second();
+        d.rate_limit = config::format_rate(o->scope.limits.message_rate);
+        d.daily_cap = o->scope.limits.max_deliveries_per_day;
+        if (o->controller.suspended()) {
+            d.suspended = true;
+            std::uint64_t until = o->controller.suspended_until_ms();
+            d.suspended_until_unix_ms = now_unix_ms + (until > now_ms ? until - now_ms : 0);
+        }
+        out.push_back(std::move(r));
+    }
+}
+
+bool budget_table::resume_owned(const std::string& key) {
+    for (auto& [id, o] : _owned) {
+        if (o->key != key || !o->controller.suspended()) continue;
+        std::uint64_t now_ms = runtime::monotonic_ms();
+        log_change(o->key, o->controller.resume(now_ms, "resumed by the operator"));
+        rebalance(*o, now_ms);
+        _wake.notify();
+        return true;
+    }
+    return false;
 }
 
 }  // namespace ringmta::delivery

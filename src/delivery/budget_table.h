@@ -27,6 +27,7 @@
 #include "ringmta/config/config.h"
 #include "ringmta/delivery/budget_message.h"
 #include "ringmta/delivery/engine.h"
+#include "ringmta/observe/mta_metrics.h"
 #include "ringmta/queue/lease_borrower.h"
 #include "ringmta/queue/lease_owner.h"
 #include "ringmta/queue/throttle_controller.h"
@@ -76,6 +77,16 @@ public:
 
     std::size_t budgets() const { return _by_key.size(); }
 
+    // The engine's metrics: throttle changes and signals are counted there, and
+    // the budgets this shard owns set their gauges (refresh_owner_gauges).
+    void set_metrics(observe::mta_metrics* metrics) { _metrics = metrics; }
+    void refresh_owner_gauges();
+    // The owner's part of /queue for each budget this shard holds: the
+    // configured and allowed connections and rate, and an adaptive suspension.
+    void report_owned(std::vector<engine::destination_report>& out) const;
+    // Ends an adaptive suspension of the budget `key` if this shard holds it.
+    bool resume_owned(const std::string& key);
+
 private:
     struct owned;
 
@@ -103,6 +114,7 @@ private:
     std::vector<std::deque<budget_message>> _outbox;   // per shard: a full ring's backlog
     std::vector<queue::lease_message> _out;            // rebalance's output, reused
     std::uint64_t _owner_tick_ms = 0;                  // the owned budgets' next rebalance
+    observe::mta_metrics* _metrics = nullptr;
 };
 
 }  // namespace ringmta::delivery

@@ -46,7 +46,9 @@ struct moved {
 }  // namespace
 
 void engine::maybe_compact() {
-    if (_compacting || _stopping) return;
+    // Not while an operator's bounce pass has jobs out of the queue: the pass
+    // would not see them move.
+    if (_compacting || _stopping || _admin_passes > 0) return;
     std::uint64_t segment = _log.compaction_candidate();
     if (segment == 0) return;
     if (segment == _compaction_blocked_segment &&

@@ -56,7 +56,10 @@ engine::engine(const config::config& cfg, journal::journal& log, journal::id_gen
       _cache(cfg.journal.cache_size / std::max(1u, shards)),
       _resolver(std::make_unique<dns::resolver>(resolver_options_of(cfg))),
       _ehlo_name(cfg.delivery.ehlo_name.empty() ? cfg.server.hostname : cfg.delivery.ehlo_name),
-      _budgets(std::make_unique<budget_table>(cfg, _wake, shard, shards)) {}
+      _budgets(std::make_unique<budget_table>(cfg, _wake, shard, shards)) {
+    _delivery_seconds = &_metrics.delivery_seconds.histogram_for({});
+    _budgets->set_metrics(&_metrics);
+}
 
 engine::~engine() = default;
 
@@ -79,8 +82,27 @@ engine::pool& engine::add_pool(std::string key, const config::route* route,
         unsigned limit = _cfg.delivery.max_connections;
         p->connections_max = std::max(1u, limit / _shards + (_shard < limit % _shards ? 1u : 0u));
     }
+    // A [routes] pool goes by its route's key ("smarthost.example", "*").
+    p->label = b != nullptr ? b->key : route != nullptr ? route->domain : p->key;
+    p->delivered = &_metrics.delivered.counter_for({p->label});
+    p->deferred = &_metrics.deferred.counter_for({p->label});
+    p->bounced = &_metrics.bounced.counter_for({p->label});
+    p->connections_opened = &_metrics.connections_opened.counter_for({p->label});
+    p->queued_gauge = &_metrics.queued.gauge_for({p->label});
+    p->in_flight_gauge = &_metrics.in_flight.gauge_for({p->label});
+    p->connections_gauge = &_metrics.connections.gauge_for({p->label});
+    if (queue::owner_shard(p->label, _shards) == _shard) {
+        p->suspended_gauge = &_metrics.suspended.gauge_for({p->label});
+    }
     pool& ref = *p;
     _pools.emplace(ref.key, std::move(p));
+    // A suspension the operator made before the pool existed applies to it.
+    std::uint64_t now_unix_ms = runtime::unix_ms();
+    for (const auto& [name, until] : _suspensions) {
+        if (until > now_unix_ms && named(ref, name)) {
+            ref.suspended_until_unix_ms = std::max(ref.suspended_until_unix_ms, until);
+        }
+    }
     return ref;
 }
 
@@ -251,16 +273,27 @@ void engine::submit(const queue::message_ptr& m, std::span<const std::string> ad
 }
 
 bool engine::take_job(pool& p, queue::job& out) {
-    return p.dest != nullptr && _scheduler.take(*p.dest, out);
+    if (p.dest == nullptr || (p.suspended_until_unix_ms != 0 && p.suspended(runtime::unix_ms()))) {
+        return false;
+    }
+    if (!_scheduler.take(*p.dest, out)) return false;
+    p.in_flight += out.recipients.size();
+    return true;
+}
+
+void engine::count_settled(pool& p, std::size_t recipients) {
+    p.in_flight -= std::min<std::uint64_t>(p.in_flight, recipients);
 }
 
 void engine::requeue(pool& p, queue::job j) {
+    count_settled(p, j.recipients.size());
     _scheduler.enqueue(p.key, j.msg, j.recipients.span(), j.attempts);
     _wake.notify();
 }
 
 void engine::start_connections(pool& p) {
     if (p.dest == nullptr || p.dest->ready.empty() || _stopping) return;
+    if (p.suspended_until_unix_ms != 0 && p.suspended(runtime::unix_ms())) return;
     // Idle connections first: they are already open, and take a job when they resume.
     std::size_t woken = 0;
     while (!p.idle.empty() && woken < p.dest->ready.size()) {
@@ -278,6 +311,7 @@ void engine::start_connections(pool& p) {
         ++p.connections;
         ++p.starting;
         ++_stats.connections;
+        p.connections_opened->inc();
         runtime::spawn(run_connection(this, &p));
     }
 }
@@ -295,7 +329,17 @@ runtime::task<void> engine::run() {
         if (std::uint64_t tick = _budgets->pump(now); tick != 0) {
             next = next == 0 ? tick : std::min(next, tick);
         }
+        std::uint64_t now_unix_ms = runtime::unix_ms();
         for (auto& [key, p] : _pools) {
+            if (p->suspended_until_unix_ms != 0) {
+                if (!p->suspended(now_unix_ms)) {
+                    p->suspended_until_unix_ms = 0;
+                    log_info("delivery to %s resumed: its suspension ended", p->key.c_str());
+                } else if (p->suspended_until_unix_ms != pool::suspended_forever) {
+                    std::uint64_t tick = now + (p->suspended_until_unix_ms - now_unix_ms);
+                    next = next == 0 ? tick : std::min(next, tick);
+                }
+            }
             start_connections(*p);
             // Idle connections past their time quit; dead destinations are retried.
             for (connection* c : p->idle) {
@@ -318,7 +362,8 @@ runtime::task<void> engine::run() {
         if (next != 0) _timer.arm_at(next);
         co_await _wake.wait();
     }
-    while (_compacting) co_await _wake.wait();   // it notifies when it ends
+    // A compaction or an operator's bounce pass notifies when it ends.
+    while (_compacting || _admin_passes > 0) co_await _wake.wait();
     for (auto& [key, p] : _pools) {
         for (connection* c : p->idle) {
             c->quit = true;

@@ -38,6 +38,14 @@ std::string diagnostic_of(const smtp::reply& r) {
     return d + " " + r.text();
 }
 
+// A failure as the operator reads it in /queue: "421 4.7.0 Try again later".
+std::string error_text(const smtp::reply& r) {
+    std::string out;
+    if (r.code != 0) out = std::to_string(r.code) + " ";
+    if (!r.enhanced.empty()) out += r.enhanced + " ";
+    return out + r.text();
+}
+
 }  // namespace
 
 void engine::account(const queue::job& j, const queue::content& c, std::uint32_t recipient,
@@ -84,6 +92,18 @@ void engine::finish(queue::job& j, const queue::content* c, std::uint32_t recipi
     case journal::outcome_status::expired: ++_stats.expired; break;
     case journal::outcome_status::finished:   // compaction's re-append only
         RINGMTA_ASSERT(false, "a delivery outcome of status finished");
+    }
+    if (pool* p = where.from) {
+        if (where.in_flight) count_settled(*p, 1);
+        if (status == journal::outcome_status::delivered) {
+            p->delivered->inc();
+            std::uint64_t age_ms = where.now_unix_ms - std::min(where.now_unix_ms, m.arrival_unix_ms);
+            _delivery_seconds->observe(static_cast<double>(age_ms) / 1000.0);
+        } else {
+            p->bounced->inc();
+            p->last_error = error_text(r);
+            p->last_error_unix_ms = where.now_unix_ms;
+        }
     }
     if (c != nullptr) account(j, *c, recipient, accounting_status(status), r, where);
 }
@@ -207,12 +227,19 @@ void engine::defer_job(pool& p, queue::job j, const queue::content* c, const smt
                        const outcome_context& where) {
     std::uint64_t now = runtime::monotonic_ms();
     queue::job view = j;
+    p.last_error = error_text(r);
+    p.last_error_unix_ms = where.now_unix_ms;
     if (!_scheduler.defer(p.key, std::move(j), now, where.now_unix_ms)) {
+        // Expired: conclude settles them one by one (finish, through from).
         std::vector<final_result> results;
         for (std::uint32_t index : view.recipients) results.push_back({index, r, true});
-        conclude(view, c, results, where);
+        outcome_context from_pool = where;
+        from_pool.from = &p;
+        conclude(view, c, results, from_pool);
         return;
     }
+    count_settled(p, view.recipients.size());
+    p.deferred->inc(view.recipients.size());
     std::uint64_t next_unix_ms = where.now_unix_ms + _scheduler.backoff_ms(view.attempts);
     for (std::uint32_t index : view.recipients) {
         _log.append_attempt(

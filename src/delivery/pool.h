@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ringmta/delivery/engine.h"
+#include "ringmta/observe/metrics.h"
 #include "ringmta/runtime/net.h"
 #include "ringmta/smtp/capabilities.h"
 #include "ringmta/smtp/reply.h"
@@ -54,6 +55,27 @@ struct engine::pool {
     unsigned next_hop_turn = 0;               // spreads connections over static next hops
     std::vector<connection*> idle;            // waiting for a job
     std::uint64_t dead_until_ms = 0;          // every candidate failed: pause new connections
+
+    // What the operator sees (admin.cc): the name in /queue and the metrics'
+    // "domain" label (the budget's key, else the pool's key), recipients taken
+    // by connections and not yet settled, the last failure, and the operator's
+    // suspension (unix ms; suspended_forever: until resumed).
+    std::string label;
+    std::uint64_t in_flight = 0;
+    std::string last_error;
+    std::uint64_t last_error_unix_ms = 0;
+    std::uint64_t suspended_until_unix_ms = 0;
+    static constexpr std::uint64_t suspended_forever = ~std::uint64_t{0};
+    bool suspended(std::uint64_t now_unix_ms) const { return suspended_until_unix_ms > now_unix_ms; }
+    // The label's series, made with the pool (shared by pools of one label).
+    observe::counter* delivered = nullptr;
+    observe::counter* deferred = nullptr;
+    observe::counter* bounced = nullptr;
+    observe::counter* connections_opened = nullptr;
+    observe::gauge* queued_gauge = nullptr;
+    observe::gauge* in_flight_gauge = nullptr;
+    observe::gauge* connections_gauge = nullptr;
+    observe::gauge* suspended_gauge = nullptr;   // set by the label's owner shard only
 };
 
 // Where an outcome happened, for the accounting log and DSNs.
@@ -63,6 +85,10 @@ struct engine::outcome_context {
     std::uint64_t now_unix_ms = 0;
     std::string_view tls_version, tls_cipher;
     bool peer_dsn = false;          // the next hop offered DSN (RFC 3461): it reports
+    // The pool whose job this is, for its counters; in_flight: the job was taken
+    // by a connection (not so for an operator's bounce of queued mail).
+    engine::pool* from = nullptr;
+    bool in_flight = true;
 };
 
 runtime::task<void> run_connection(engine* e, engine::pool* p);

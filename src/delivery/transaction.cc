@@ -62,7 +62,11 @@ struct transaction {
     bool stale = false;
     int lost_error = 0;              // -errno when the connection failed mid-transaction
 
-    engine::outcome_context where() const { return context_of(*c); }
+    engine::outcome_context where() const {
+        engine::outcome_context w = context_of(*c);
+        w.from = p;
+        return w;
+    }
 
     // 2xx delivered, 5xx failed; anything else (4xx, or a reply that makes no
     // sense at this point, such as 3xx to RCPT) is retried, never bounced.
@@ -339,6 +343,7 @@ runtime::task<void> run_connection(engine* e, engine::pool* p) {
         }
         if (!permanent) p->dead_until_ms = runtime::monotonic_ms() + dead_destination_pause_ms;
         engine::outcome_context where{{}, {}, runtime::unix_ms()};
+        where.from = p;
         log_warn("delivery to %s %s: %s", p->key.c_str(), permanent ? "failed" : "deferred",
                  why.text().c_str());
         for (int n = 0; have_job && n < 1000000; ++n) {

@@ -58,25 +58,47 @@ metric_family::metric_family(std::string name, std::string help, metric_type typ
                    "histogram %s: bounds not ascending", _name.c_str());
 }
 
+// The index key of a label set: each value with its length before it, so no two
+// sets share a key whatever bytes the values hold.
+std::string metric_family::index_key(std::span<const std::string_view> values) {
+    std::string key;
+    for (std::string_view v : values) {
+        key += std::to_string(v.size());
+        key += ':';
+        key += v;
+    }
+    return key;
+}
+
 metric_family::series& metric_family::find(std::initializer_list<std::string_view> values) {
     RINGMTA_ASSERT(values.size() == _label_names.size(), "%s: %zu label values for %zu labels",
                    _name.c_str(), values.size(), _label_names.size());
-    for (series& s : _series) {
-        if (std::equal(s.label_values.begin(), s.label_values.end(), values.begin())) return s;
-    }
+    std::string key = index_key(std::span(values.begin(), values.size()));
+    if (auto it = _index.find(key); it != _index.end()) return *it->second;
     series fresh;
     if (_series.size() + 1 >= _series_max && !_label_names.empty()) {
-        // The last series is the shared overflow one: every label "_other".
-        fresh.label_values.assign(_label_names.size(), other_label_value);
-        for (series& s : _series) {
-            if (s.label_values == fresh.label_values) return s;
+        // The last series is the shared overflow one: every label "_other" (one
+        // made before, by that name, is the same series).
+        if (_overflow != nullptr) return *_overflow;
+        std::vector<std::string_view> others(_label_names.size(), other_label_value);
+        if (auto it = _index.find(index_key(others)); it != _index.end()) {
+            _overflow = it->second;
+            return *_overflow;
         }
+        fresh.label_values.assign(_label_names.size(), other_label_value);
     } else {
         fresh.label_values.assign(values.begin(), values.end());
     }
     if (_type == metric_type::histogram) fresh.h = std::make_unique<histogram>(_bounds);
     _series.push_back(std::move(fresh));
-    return _series.back();
+    series& made = _series.back();
+    if (made.label_values.size() == values.size() &&
+        std::equal(made.label_values.begin(), made.label_values.end(), values.begin())) {
+        _index.emplace(std::move(key), &made);
+    } else {
+        _overflow = &made;
+    }
+    return made;
 }
 
 counter& metric_family::counter_for(std::initializer_list<std::string_view> label_values) {

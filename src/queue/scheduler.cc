@@ -68,7 +68,7 @@ bool scheduler::defer(std::string_view destination_key, job j, std::uint64_t now
     destination& d = get(destination_key);
     std::uint64_t delay = backoff_ms(j.attempts);
     std::uint64_t age_at_retry = now_unix_ms + delay - std::min(now_unix_ms, j.msg->arrival_unix_ms);
-    d.queued_recipients -= std::min<std::uint64_t>(d.queued_recipients, j.recipients.size());
+    // take() counted the job out of queued_recipients; it counts again from here.
     if (age_at_retry > _policy.max_age_ms) return false;
     d.queued_recipients += j.recipients.size();
     wait_until(d, std::move(j), now_ms + delay);
@@ -96,6 +96,33 @@ void scheduler::for_each_job(
         for (const job& j : d->ready) f(j, 0);
     }
     for (const deferred& d : _deferred.items()) f(d.j, d.due_ms);
+}
+
+std::vector<scheduler::queued_job> scheduler::extract(
+    const std::function<bool(const destination&)>& which, bool ready, bool deferred_too) {
+    std::vector<queued_job> out;
+    if (ready) {
+        for (auto& [key, d] : _destinations) {
+            if (d->ready.empty() || !which(*d)) continue;
+            for (job& j : d->ready) {
+                d->queued_recipients -= std::min<std::uint64_t>(d->queued_recipients,
+                                                                j.recipients.size());
+                out.push_back(queued_job{d.get(), std::move(j), 0});
+            }
+            _ready_jobs -= d->ready.size();
+            d->ready.clear();
+        }
+    }
+    if (deferred_too && !_deferred.empty()) {
+        std::vector<deferred> taken;
+        _deferred.take_if([&](const deferred& e) { return which(*e.dest); }, taken);
+        for (deferred& e : taken) {
+            e.dest->queued_recipients -= std::min<std::uint64_t>(e.dest->queued_recipients,
+                                                                 e.j.recipients.size());
+            out.push_back(queued_job{e.dest, std::move(e.j), e.due_ms});
+        }
+    }
+    return out;
 }
 
 std::vector<destination*> scheduler::take_activated() {

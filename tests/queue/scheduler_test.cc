@@ -99,6 +99,29 @@ TEST_CASE("deferred jobs with the same due time keep their order") {
     }
 }
 
+TEST_CASE("queued_recipients counts ready and deferred jobs, not those taken") {
+    scheduler s(policy(), 2);
+    s.enqueue("example.net", make_message(3), indexes({0, 1, 2}), 0);
+    destination* d = s.find("example.net");
+    REQUIRE(d != nullptr);
+    CHECK(d->queued_recipients == 3);
+    job first, second;
+    REQUIRE(s.take(*d, first));
+    REQUIRE(s.take(*d, second));
+    CHECK(d->queued_recipients == 0);
+    REQUIRE(s.defer("example.net", std::move(first), 1000, 1000));
+    CHECK(d->queued_recipients == 2);
+    REQUIRE(s.defer("example.net", std::move(second), 1000, 1000));
+    CHECK(d->queued_recipients == 3);
+    // Deferred jobs of the destination come out with their due time; the rest stay.
+    std::vector<scheduler::queued_job> out =
+        s.extract([&](const destination& x) { return &x == d; }, false, true);
+    CHECK(out.size() == 2);
+    CHECK(d->queued_recipients == 0);
+    CHECK(s.deferred_jobs() == 0);
+    for (const scheduler::queued_job& q : out) CHECK(q.due_ms == 1000 + s.backoff_ms(0));
+}
+
 TEST_CASE("recipients enqueued with a due time wait for it (recovered retry state)") {
     scheduler s(policy(), 10);
     s.enqueue("example.net", make_message(2), indexes({0, 1}), 3, 5000);

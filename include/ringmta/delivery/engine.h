@@ -28,6 +28,9 @@
 #include "ringmta/journal/id_generator.h"
 #include "ringmta/journal/journal.h"
 #include "ringmta/observe/accounting_log.h"
+#include "ringmta/observe/admin_backend.h"
+#include "ringmta/observe/metrics.h"
+#include "ringmta/observe/mta_metrics.h"
 #include "ringmta/queue/content_cache.h"
 #include "ringmta/queue/scheduler.h"
 #include "ringmta/runtime/notifier.h"
@@ -91,6 +94,30 @@ public:
     // messages the other shards sent over it.
     void attach_budget_mesh(budget_mesh* mesh);
     void receive_budget_messages();
+
+    // Operator control and metrics (admin.cc), on the shard's own thread; the
+    // daemon's admin backend asks every shard and merges the answers. A name is
+    // what the throttles know: a domain routed by MX, a [routes] key, or a
+    // budget's key ("limited.example", "group:google"); a domain that shares a
+    // [routes] pool with others and has no budget of its own names no pool.
+    struct destination_report {
+        observe::domain_summary summary;   // this shard's part of it
+        std::uint64_t last_error_unix_ms = 0;
+    };
+    std::vector<destination_report> report_destinations() const;
+    observe::metrics_snapshot snapshot_metrics();
+    // Suspends the pools `name` names, and those made for it later, until
+    // until_unix_ms (0: until resumed): no new connection, no new transaction;
+    // those under way finish. Returns the recipients queued for them now.
+    std::uint64_t suspend(const std::string& name, std::uint64_t until_unix_ms);
+    // Ends the operator's suspension of `name` and, where this shard holds its
+    // budget, an adaptive one. Returns how many were ended.
+    std::size_t resume(const std::string& name);
+    // `name`'s deferred recipients become due now; returns them (-1: no pool).
+    std::int64_t retry_now(const std::string& name);
+    // Fails (bounce: with DSNs) or drops (no DSN) the queued recipients that
+    // match; recipients in transactions under way are left alone.
+    runtime::task<observe::admin_result> drop(observe::message_filter filter, bool bounce);
 
     const delivery_stats& stats() const { return _stats; }
     const config::config& settings() const { return _cfg; }
@@ -159,6 +186,8 @@ private:
     // Journal compaction (compaction.cc): one pass at a time, started by the
     // dispatcher when the journal names a segment to compact.
     void maybe_compact();
+    bool named(const pool& p, std::string_view name) const;
+    void count_settled(pool& p, std::size_t recipients);
     friend runtime::task<void> compact_segment(engine* e, std::uint64_t segment);
     friend runtime::task<void> submit_when_durable(engine* e, queue::message_ptr m,
                                                    queue::content_ptr c, std::uint64_t ticket);
@@ -186,6 +215,12 @@ private:
     std::uint64_t _compaction_blocked_segment = 0;   // a pass left messages behind
     std::uint64_t _compaction_retry_at_ms = 0;
     delivery_stats _stats;
+    observe::metrics_registry _registry;
+    observe::mta_metrics _metrics{_registry};
+    observe::histogram* _delivery_seconds = nullptr;
+    // Operator suspensions by name (admin.cc): unix ms, or pool::suspended_forever.
+    std::unordered_map<std::string, std::uint64_t> _suspensions;
+    unsigned _admin_passes = 0;   // bounce/delete passes under way: no compaction meanwhile
 };
 
 }  // namespace ringmta::delivery

@@ -24,6 +24,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace ringmta::observe {
@@ -102,7 +103,11 @@ public:
     gauge& gauge_for(std::initializer_list<std::string_view> label_values = {});
     histogram& histogram_for(std::initializer_list<std::string_view> label_values = {});
     // Drops every series (a destination's gauges after it went away).
-    void clear() { _series.clear(); }
+    void clear() {
+        _series.clear();
+        _index.clear();
+        _overflow = nullptr;
+    }
 
     const std::string& name() const { return _name; }
     metric_type type() const { return _type; }
@@ -117,6 +122,7 @@ private:
         std::unique_ptr<histogram> h;
     };
     series& find(std::initializer_list<std::string_view> label_values);
+    static std::string index_key(std::span<const std::string_view> label_values);
 
     std::string _name, _help;
     metric_type _type;
@@ -124,6 +130,8 @@ private:
     std::vector<double> _bounds;
     std::size_t _series_max;
     std::deque<series> _series;          // a deque: references stay valid
+    std::unordered_map<std::string, series*> _index;   // by index_key of the labels
+    series* _overflow = nullptr;         // the "_other" series, once made
 };
 
 class metrics_registry {

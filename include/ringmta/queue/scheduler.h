@@ -12,7 +12,9 @@
 #pragma once
 
 #include <cstdint>
+#include <algorithm>
 #include <deque>
+#include <iterator>
 #include <functional>
 #include <memory>
 #include <queue>
@@ -79,6 +81,19 @@ public:
     // not queued. The queue must not change during the walk.
     void for_each_job(const std::function<void(const job&, std::uint64_t due_ms)>& f) const;
 
+    // A job taken out of the queue by extract(): its destination and due time
+    // (monotonic ms; 0: it was ready).
+    struct queued_job {
+        destination* dest;
+        job j;
+        std::uint64_t due_ms;
+    };
+    // Takes out the queued jobs of the destinations `which` selects: the ready
+    // ones if `ready`, the deferred ones if `deferred`. Operator actions (retry,
+    // bounce, delete) use it; what they keep goes back with enqueue().
+    std::vector<queued_job> extract(const std::function<bool(const destination&)>& which,
+                                    bool ready, bool deferred);
+
     std::uint64_t ready_jobs() const { return _ready_jobs; }
     std::uint64_t deferred_jobs() const { return _deferred.size(); }
 
@@ -104,6 +119,15 @@ private:
     struct deferred_heap
         : std::priority_queue<deferred, std::vector<deferred>, std::greater<deferred>> {
         const std::vector<deferred>& items() const { return c; }
+        // Moves the entries `take` selects to `out` and restores the heap.
+        template <typename F>
+        void take_if(F take, std::vector<deferred>& out) {
+            auto keep = std::stable_partition(c.begin(), c.end(),
+                                              [&](const deferred& d) { return !take(d); });
+            std::move(keep, c.end(), std::back_inserter(out));
+            c.erase(keep, c.end());
+            std::make_heap(c.begin(), c.end(), comp);
+        }
     };
     deferred_heap _deferred;
     std::vector<destination*> _activated;
