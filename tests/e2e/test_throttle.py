@@ -19,40 +19,15 @@ Prints "ok - name" / "not ok - name: reason"; the last line is
 
 import os
 import re
-import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from peers import (check_context, check_failed, expect, free_port,  # noqa: E402
-                   ringmta_process, run_checks)
-from smtp_receiver import receiver  # noqa: E402
+from peers import expect, run_checks  # noqa: E402
+from relay_context import blast, relay_context, wait_received  # noqa: E402
 
-DELIVERY_TIMEOUT_S = 60
 # Messages at the start of a rate measurement left out: the first grant and the
 # shares' bursts (a tenth of a second's worth each) come before the steady rate.
 RATE_WARMUP_MESSAGES = 50
-
-
-def blast(ctx, relay, messages, domain_format, connections=12):
-    """Injects `messages` to user<i>@<domain> over `connections` client connections."""
-    p = subprocess.run([ctx.blast_exe, "--server", "127.0.0.1:%d" % relay.port,
-                        "--messages", str(messages), "--size", "1500",
-                        "--connections", str(connections), "--domains", "1",
-                        "--domain-format", domain_format, "--json", "--timeout-s", "60"],
-                       capture_output=True, timeout=120)
-    expect(p.returncode == 0, "blast: %s" % p.stderr.decode()[-300:])
-
-
-def wait_received(sink, count, timeout_s=DELIVERY_TIMEOUT_S):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        got = sink.received()
-        if len(got) >= count:
-            return got
-        time.sleep(0.05)
-    raise check_failed("%d of %d messages arrived in %d s" % (len(sink.received()), count,
-                                                              timeout_s))
 
 
 def expect_all_once(messages, count, domain):
@@ -168,32 +143,9 @@ def check_421_shrinks_the_budget(ctx):
           % (changes[0][1], len(changes) - 1, changes[-1][1]))
 
 
-class context(check_context):
-    def __init__(self, build_root, workdir):
-        super().__init__(build_root, workdir)
-        self.receivers = []
-
-    def receiver(self, data_delay_s=0):
-        r = receiver("127.0.0.1", free_port(), data_delay_s=data_delay_s)
-        r.port = r.server.server_address[1]
-        self.receivers.append(r)
-        return r
-
-    def relay(self, routes, extra=""):
-        r = ringmta_process(self.ringmta, self.workdir, routes, extra,
-                            name="ringmta%d" % (len(self.processes) + 1))
-        self.processes.append(r)
-        return r.start()
-
-    def close(self):
-        super().close()
-        for r in self.receivers:
-            r.stop()
-        self.receivers = []
-
 
 CHECKS = [check_connection_limit_across_shards, check_unlimited_domain_keeps_split,
           check_message_rate_across_shards, check_421_shrinks_the_budget]
 
 if __name__ == "__main__":
-    sys.exit(run_checks(CHECKS, context, "ringmta-throttle-"))
+    sys.exit(run_checks(CHECKS, relay_context, "ringmta-throttle-"))
