@@ -112,11 +112,13 @@ def check_high_priority_overtakes_a_backlog(ctx):
     first = ctx.relay(routes, '[domains."bulk0.example"]\nmax_connections = 2\n'
                               'message_rate = "1/h"\n', name="relay")
     blast(ctx, first, bulk, "bulk%u.example")
+    time.sleep(1.0)   # the shares' first tokens (a burst each) are spent by then
+    before_restart = len(sink.received())
+    expect(before_restart <= 10, "%d messages went out at 1/h" % before_restart)
     send(first, "normal@bulk0.example")
     send(first, "urgent@bulk0.example", "X-Ringmta-Priority: high\r\n")
     time.sleep(0.5)
-    before_restart = len(sink.received())
-    expect(before_restart <= 2, "%d messages went out at 1/h" % before_restart)
+    expect(len(sink.received()) == before_restart, "mail went out at 1/h after the burst")
     expect(first.stop() == 0, "ringmta did not exit 0 on SIGTERM")
     # Second run, same spool, 20/s: recovery requeues the backlog with each
     # message's priority from its journaled flags.
@@ -127,7 +129,9 @@ def check_high_priority_overtakes_a_backlog(ctx):
     urgent = wait_arrival(sink, "urgent@bulk0.example")
     after = [m for m in sink.received()[before_restart:]]
     position = next(i for i, m in enumerate(after) if "urgent@bulk0.example" in m.rcpt_to)
-    expect(position < 4, "after the restart the high-priority message came %d-th"
+    # Both shards deliver at once and either may get its rate share first, so the
+    # other shard's first few may go ahead; in FIFO order it would come ~300th.
+    expect(position < 10, "after the restart the high-priority message came %d-th"
            % (position + 1))
     # Live: a new high-priority message overtakes what is still queued.
     acked = send(second, "urgent2@bulk0.example", "X-Ringmta-Priority: High\r\n")
