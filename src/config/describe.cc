@@ -88,6 +88,8 @@ void describe_ingress(std::string& out, const ingress_config& ingress) {
              detail::quote(format_rate(ingress.connection_rate_per_ip)),
              ingress.connection_rate_per_ip.unlimited() ? "no limit" : "relay_networks exempt");
     add_line(out, "data_timeout", quoted_duration(ingress.data_timeout));
+    add_line(out, "priority_header", detail::quote(ingress.priority_header),
+             ingress.priority_header.empty() ? "no priorities" : "\"high\": delivered first");
 }
 
 void describe_delivery(std::string& out, const delivery_config& delivery,

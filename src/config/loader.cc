@@ -65,6 +65,7 @@ void read_ingress(const toml::table& root, issue_list& issues, ingress_config& o
                          connections_max);
     reader.read_rate("connection_rate_per_ip", out.connection_rate_per_ip);
     reader.read_duration("data_timeout", out.data_timeout, 1s, 1h);
+    reader.read_string("priority_header", out.priority_header, check_header_name);
     reader.check_unknown(ingress_keys);
 }
 

@@ -89,6 +89,18 @@ void check_file(const std::string& value) {
     if (!value.empty()) check_readable_file(value);
 }
 
+void check_header_name(const std::string& value) {
+    // RFC 5322 2.2: a field name is printable US-ASCII but the colon; capped so
+    // that a pasted header line is caught.
+    constexpr std::size_t name_bytes_max = 76;
+    auto field_char = [](char c) { return c >= 33 && c <= 126 && c != ':'; };
+    bool ok = value.size() <= name_bytes_max &&
+              std::all_of(value.begin(), value.end(), field_char);
+    if (ok) return;
+    throw config_error(quote(value) + " is not a header field name (printable ASCII without "
+                                      "spaces or ':', e.g. \"X-Ringmta-Priority\")");
+}
+
 void check_durability(const std::string& value) {
     if (value == "fsync" || value == "nosync") return;
     throw config_error(quote(value) + " is not a durability mode (use \"fsync\", or "

@@ -18,11 +18,11 @@ inline constexpr std::array<std::string_view, 10> section_names{
     "sources", "routes"};
 inline constexpr std::array<std::string_view, 5> server_keys{
     "hostname", "shards", "spool_dir", "log_file", "accounting_log"};
-inline constexpr std::array<std::string_view, 14> ingress_keys{
+inline constexpr std::array<std::string_view, 15> ingress_keys{
     "listen",        "relay_networks", "max_message_size", "max_recipients",  "idle_timeout",
     "tls_cert_file", "tls_key_file",   "auth_users_file",  "max_connections", "max_errors",
     "auth_allow_plaintext", "max_connections_per_ip", "connection_rate_per_ip",
-    "data_timeout"};
+    "data_timeout", "priority_header"};
 inline constexpr std::array<std::string_view, 15> delivery_keys{
     "retry_min",       "retry_max",     "max_age",
     "max_connections", "max_messages_per_connection", "max_recipients_per_transaction",
@@ -86,6 +86,7 @@ void check_directory(const std::string& value);
 void check_file(const std::string& value);       // "" allowed: not used
 void check_durability(const std::string& value);
 void check_tls_policy(const std::string& value);
+void check_header_name(const std::string& value);   // "" allowed: not used
 tls_policy parse_tls_policy(const std::string& value);  // after check_tls_policy
 
 // The lower-cased domain of a route key ("Example.NET." -> "example.net",

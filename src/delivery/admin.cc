@@ -55,7 +55,7 @@ std::vector<engine::destination_report> engine::report_destinations() const {
         observe::domain_summary& d = r.summary;
         if (p->dest != nullptr) {
             std::uint64_t ready = 0;
-            for (const queue::job& j : p->dest->ready) ready += j.recipients.size();
+            p->dest->ready.for_each([&ready](const queue::job& j) { ready += j.recipients.size(); });
             d.queued += p->dest->queued_recipients;
             d.deferred += p->dest->queued_recipients - std::min(ready, p->dest->queued_recipients);
         }

@@ -10,6 +10,7 @@
 
 #include <ringmta/runtime/assert.h>
 #include <ringmta/runtime/time_format.h>
+#include <ringmta/smtp/header.h>
 
 #include <algorithm>
 #include <charconv>
@@ -277,19 +278,6 @@ std::string delivery_status(const dsn_request& r, const std::vector<clean_recipi
     return out;
 }
 
-// The header section of a message: everything before its first empty line.
-std::string_view header_section(std::string_view content) {
-    std::size_t line_start = 0;
-    while (line_start < content.size()) {
-        const std::size_t newline = content.find('\n', line_start);
-        std::string_view line = content.substr(line_start, newline - line_start);
-        if (line.empty() || line == "\r") return content.substr(0, line_start);
-        if (newline == std::string_view::npos) break;
-        line_start = newline + 1;
-    }
-    return content;
-}
-
 // Copies original text with CRLF line ends. A line over line_octets_max is broken:
 // in the header section with CRLF SP (a fold), in the body with a plain CRLF.
 void append_original(std::string& out, std::string_view text, bool is_header_section) {
@@ -411,7 +399,7 @@ std::string build_dsn(const dsn_request& r) {
     }
     const std::string text = notification_text(r, recipients, all_delayed, all_relayed);
     const std::string report = delivery_status(r, recipients);
-    const std::string_view headers = header_section(r.original_content);
+    const std::string_view headers = smtp::header_section(r.original_content);
     const std::string_view returned = r.return_full ? r.original_content : headers;
     // The whole original is scanned even for RET=HDRS: simpler to reason about, and cheap.
     const std::string boundary =

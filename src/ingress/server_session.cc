@@ -13,6 +13,7 @@
 #include "ringmta/runtime/time_format.h"
 #include "ringmta/smtp/command.h"
 #include "ringmta/smtp/dsn_params.h"
+#include "ringmta/smtp/header.h"
 #include "session_transport.h"
 
 namespace ringmta::ingress {
@@ -123,6 +124,15 @@ private:
     std::uint64_t _arrival_unix_ms = 0;
 };
 
+// ingress.priority_header: a first such field saying "high" (any case) asks for
+// delivery before the destination's normal mail; another value, or none, is normal.
+bool asks_high_priority(const config::config& cfg, std::string_view content) {
+    if (cfg.ingress.priority_header.empty()) return false;
+    std::optional<std::string_view> value = smtp::header_value(content,
+                                                               cfg.ingress.priority_header);
+    return value && lower_equal(*value, "high");
+}
+
 // Journals the pending message; resumes once it is durable. Returns the message
 // (its content in `*c`), or nullptr when the spool has no room for it (`*full`
 // set) or the journal failed (the shard is stopping); either way nothing was
@@ -143,6 +153,9 @@ runtime::task<queue::message_ptr> commit_message(ingress_context* ctx,
         m->flags |= journal::message_flag_8bitmime;
     }
     if (env.mail.smtputf8) m->flags |= journal::message_flag_smtputf8;
+    if (asks_high_priority(*ctx->cfg, protocol->pending_content())) {
+        m->flags |= journal::message_flag_priority_high;
+    }
     auto content = std::make_shared<queue::content>();
     content->sender = env.mail_from;
     content->recipients = env.rcpt_to;

@@ -3,9 +3,38 @@
 
 #include <algorithm>
 
+#include "ringmta/journal/record.h"
 #include "ringmta/runtime/assert.h"
 
 namespace ringmta::queue {
+
+bool high_priority(const job& j) {
+    return j.msg && (j.msg->flags & journal::message_flag_priority_high) != 0;
+}
+
+void ready_jobs::push_back(job j) {
+    if (!high_priority(j)) {
+        _normal.push_back(std::move(j));
+        return;
+    }
+    if (!_high) _high = std::make_unique<std::deque<job>>();
+    _high->push_back(std::move(j));
+}
+
+bool ready_jobs::pop_front(job& out) {
+    std::deque<job>* from = high() > 0 ? _high.get() : &_normal;
+    if (from->empty()) return false;
+    out = std::move(from->front());
+    from->pop_front();
+    return true;
+}
+
+void ready_jobs::for_each(const std::function<void(const job&)>& f) const {
+    if (_high) {
+        for (const job& j : *_high) f(j);
+    }
+    for (const job& j : _normal) f(j);
+}
 
 scheduler::scheduler(const retry_policy& policy, std::size_t recipients_per_job)
     : _policy(policy), _recipients_per_job(std::max<std::size_t>(1, recipients_per_job)) {
@@ -93,7 +122,7 @@ std::uint64_t scheduler::next_due_ms() const {
 void scheduler::for_each_job(
     const std::function<void(const job&, std::uint64_t due_ms)>& f) const {
     for (const auto& [key, d] : _destinations) {
-        for (const job& j : d->ready) f(j, 0);
+        d->ready.for_each([&f](const job& j) { f(j, 0); });
     }
     for (const deferred& d : _deferred.items()) f(d.j, d.due_ms);
 }
@@ -104,13 +133,13 @@ std::vector<scheduler::queued_job> scheduler::extract(
     if (ready) {
         for (auto& [key, d] : _destinations) {
             if (d->ready.empty() || !which(*d)) continue;
-            for (job& j : d->ready) {
+            job j;
+            while (d->ready.pop_front(j)) {
                 d->queued_recipients -= std::min<std::uint64_t>(d->queued_recipients,
                                                                 j.recipients.size());
+                --_ready_jobs;
                 out.push_back(queued_job{d.get(), std::move(j), 0});
             }
-            _ready_jobs -= d->ready.size();
-            d->ready.clear();
         }
     }
     if (deferred_too && !_deferred.empty()) {
@@ -132,9 +161,7 @@ std::vector<destination*> scheduler::take_activated() {
 }
 
 bool scheduler::take(destination& d, job& out) {
-    if (d.ready.empty()) return false;
-    out = std::move(d.ready.front());
-    d.ready.pop_front();
+    if (!d.ready.pop_front(out)) return false;
     --_ready_jobs;
     d.queued_recipients -= std::min<std::uint64_t>(d.queued_recipients, out.recipients.size());
     return true;

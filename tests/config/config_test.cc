@@ -40,6 +40,7 @@ auth_allow_plaintext = true
 max_connections_per_ip = 7
 connection_rate_per_ip = "5000/h"
 data_timeout = "10m"
+priority_header = "X-Priority-Class"
 
 [delivery]
 retry_min = "30s"
@@ -92,6 +93,7 @@ TEST_CASE("defaults match the documented values") {
     CHECK(c.ingress.max_connections_per_ip == 100);
     CHECK(c.ingress.connection_rate_per_ip == rate{100, 1s});
     CHECK(c.ingress.data_timeout == 3min);
+    CHECK(c.ingress.priority_header == "X-Ringmta-Priority");
     CHECK(c.delivery.retry_min == 1min);
     CHECK(c.delivery.retry_max == 1h);
     CHECK(c.delivery.max_age == 120h);
@@ -148,6 +150,7 @@ TEST_CASE("a file that sets every key") {
     CHECK(c.ingress.max_connections_per_ip == 7);
     CHECK(c.ingress.connection_rate_per_ip == rate{5000, 1h});
     CHECK(c.ingress.data_timeout == 10min);
+    CHECK(c.ingress.priority_header == "X-Priority-Class");
     CHECK(c.delivery.retry_min == 30s);
     CHECK(c.delivery.retry_max == 2h);
     CHECK(c.delivery.max_age == 72h);

@@ -26,7 +26,7 @@ TEST_CASE("describe lists every section and the effective values") {
           "max_message_size = \"50MB\"", "max_age = \"5d\"", "durability = \"fsync\"",
           "segment_size = \"64MB\"", "connection_idle_timeout = \"2s\"",
           "auth_allow_plaintext = false", "connection_rate_per_ip = \"100/s\"",
-          "data_timeout = \"3m\""}) {
+          "data_timeout = \"3m\"", "priority_header = \"X-Ringmta-Priority\""}) {
         CAPTURE(expected);
         CHECK(text.find(expected) != std::string::npos);
     }
@@ -45,6 +45,7 @@ idle_timeout = "59m1s"
 auth_allow_plaintext = true
 max_connections_per_ip = 0
 connection_rate_per_ip = "20/10m"
+priority_header = ""
 [delivery]
 retry_min = "90s"
 max_age = "0s"
@@ -75,6 +76,7 @@ tls = "verify"
     CHECK(reloaded.ingress.max_message_size == 1500);
     CHECK(reloaded.ingress.auth_allow_plaintext);
     CHECK(reloaded.ingress.max_connections_per_ip == 0);
+    CHECK(reloaded.ingress.priority_header.empty());
     CHECK(reloaded.ingress.connection_rate_per_ip ==
           rate{20, std::chrono::minutes(10)});
     CHECK(reloaded.journal.durability == durability::nosync);

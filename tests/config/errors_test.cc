@@ -151,6 +151,12 @@ TEST_CASE("bad names and modes") {
           "ringmta.toml:2:13: delivery.ehlo_name: \"[300.1.1.1]\" is not a host name or "
           "address literal (e.g. \"mx1.example.com\" or \"[192.0.2.1]\")");
     CHECK(load_error("[delivery]\nehlo_name = \"[IPv6:2001:db8::1]\"\n") == "(no error)");
+    CHECK(load_error("[ingress]\npriority_header = \"X-Priority: high\"\n") ==
+          "ringmta.toml:2:19: ingress.priority_header: \"X-Priority: high\" is not a header "
+          "field name (printable ASCII without spaces or ':', e.g. \"X-Ringmta-Priority\")");
+    CHECK(load_error("[ingress]\npriority_header = 1\n") ==
+          "ringmta.toml:2:19: ingress.priority_header: expected a string, got an integer (1)");
+    CHECK(load_error("[ingress]\npriority_header = \"\"\n") == "(no error)");
     CHECK(load_error("[journal]\ndurability = \"async\"\n") ==
           "ringmta.toml:2:14: journal.durability: \"async\" is not a durability mode "
           "(use \"fsync\", or \"nosync\" for benchmarks only)");
@@ -197,7 +203,7 @@ TEST_CASE("of several errors, the first in the file is reported") {
           "ringmta.toml:2:1: ingress.zzz: unknown key ([ingress] has: listen, relay_networks, "
           "max_message_size, max_recipients, idle_timeout, tls_cert_file, tls_key_file, "
           "auth_users_file, max_connections, max_errors, auth_allow_plaintext, "
-          "max_connections_per_ip, connection_rate_per_ip, data_timeout)");
+          "max_connections_per_ip, connection_rate_per_ip, data_timeout, priority_header)");
 }
 
 TEST_CASE("a spool limit too small for two segments per shard is refused") {

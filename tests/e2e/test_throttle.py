@@ -12,47 +12,32 @@ them, and every message arrives once; a domain without limits still uses more
 (delivery.max_connections split over the shards), so the count can see it; a
 message_rate of 50/s holds within 5% over a 20 s window; 421s from the receiver
 are logged as a decrease with the reason, successes grow the budget back, and
-the mail arrives.
+the mail arrives; while a receiver answers 421 to everything the attempts fall
+well below a message_rate of 100/s, and once it stops the rate comes back to
+within 10% of 100/s (measured over 5 s, from 2 s after the last 421).
 Prints "ok - name" / "not ok - name: reason"; the last line is
 "N passed, N failed". Every wait is bounded; loopback only.
 """
 
 import os
 import re
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from peers import (check_context, check_failed, expect, free_port,  # noqa: E402
-                   ringmta_process, run_checks)
-from smtp_receiver import receiver  # noqa: E402
+from peers import expect, run_checks  # noqa: E402
+from relay_context import (background_blast, blast, relay_context,  # noqa: E402
+                           wait_received)
 
-DELIVERY_TIMEOUT_S = 60
 # Messages at the start of a rate measurement left out: the first grant and the
 # shares' bursts (a tenth of a second's worth each) come before the steady rate.
 RATE_WARMUP_MESSAGES = 50
-
-
-def blast(ctx, relay, messages, domain_format, connections=12):
-    """Injects `messages` to user<i>@<domain> over `connections` client connections."""
-    p = subprocess.run([ctx.blast_exe, "--server", "127.0.0.1:%d" % relay.port,
-                        "--messages", str(messages), "--size", "1500",
-                        "--connections", str(connections), "--domains", "1",
-                        "--domain-format", domain_format, "--json", "--timeout-s", "60"],
-                       capture_output=True, timeout=120)
-    expect(p.returncode == 0, "blast: %s" % p.stderr.decode()[-300:])
-
-
-def wait_received(sink, count, timeout_s=DELIVERY_TIMEOUT_S):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        got = sink.received()
-        if len(got) >= count:
-            return got
-        time.sleep(0.05)
-    raise check_failed("%d of %d messages arrived in %d s" % (len(sink.received()), count,
-                                                              timeout_s))
+# The recovery check: 421s for REFUSE_S, then RECOVER_S for the budget to climb
+# back, then the rate is measured over WINDOW_S.
+RECOVERY_RATE = 100
+REFUSE_S = 3.0
+RECOVER_S = 2.0
+WINDOW_S = 5.0
 
 
 def expect_all_once(messages, count, domain):
@@ -168,32 +153,66 @@ def check_421_shrinks_the_budget(ctx):
           % (changes[0][1], len(changes) - 1, changes[-1][1]))
 
 
-class context(check_context):
-    def __init__(self, build_root, workdir):
-        super().__init__(build_root, workdir)
-        self.receivers = []
+def wait_until(moment):
+    time.sleep(max(0.0, moment - time.monotonic()))
 
-    def receiver(self, data_delay_s=0):
-        r = receiver("127.0.0.1", free_port(), data_delay_s=data_delay_s)
-        r.port = r.server.server_address[1]
-        self.receivers.append(r)
-        return r
 
-    def relay(self, routes, extra=""):
-        r = ringmta_process(self.ringmta, self.workdir, routes, extra,
-                            name="ringmta%d" % (len(self.processes) + 1))
-        self.processes.append(r)
-        return r.start()
-
-    def close(self):
-        super().close()
-        for r in self.receivers:
-            r.stop()
-        self.receivers = []
+def check_rate_recovers_after_421s_stop(ctx):
+    sink = ctx.receiver()
+    sink.refuse_data(b"421 4.7.0 Try again later")
+    # backoff_suspend_after = 0: 421s in a row cut the rate but never suspend
+    # (a suspension lasts backoff_suspend_time: not what this measures).
+    relay = ctx.relay({"recover0.example": "127.0.0.1:%d" % sink.port},
+                      '[domains."recover0.example"]\nmax_connections = 4\n'
+                      'message_rate = "%d/s"\nbackoff_suspend_after = 0\n'
+                      '[delivery]\nretry_min = "1s"\n' % RECOVERY_RATE)
+    count = 1500   # more than the 10 s of the check can deliver: the queue never runs dry
+    with background_blast(ctx, relay, count, "recover%u.example") as injector:
+        deadline = time.monotonic() + 30
+        while not sink.refusals() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        expect(sink.refusals(), "no message reached the receiver in 30 s")
+        first_refusal = sink.refusals()[0]
+        wait_until(first_refusal + REFUSE_S)
+        sink.refuse_data(None)
+        stopped = time.monotonic()
+        injector.finish()
+    # While the 421s came: attempts a second after the first second (the backoff
+    # halves the rate at most once a second).
+    refused = [t for t in sink.refusals() if t >= first_refusal + 1.0]
+    refused_rate = len(refused) / (stopped - first_refusal - 1.0)
+    expect(refused_rate < RECOVERY_RATE / 2, "%.1f attempts/s while every one got 421, "
+           "for message_rate %d/s" % (refused_rate, RECOVERY_RATE))
+    window_start = stopped + RECOVER_S
+    wait_until(window_start + WINDOW_S + 0.2)
+    arrived = [m.arrived for m in sink.received()]
+    in_window = [t for t in arrived if window_start <= t < window_start + WINDOW_S]
+    recovered_rate = len(in_window) / WINDOW_S
+    expect(abs(recovered_rate - RECOVERY_RATE) <= RECOVERY_RATE * 0.1,
+           "%.1f messages/s in the %.0f s from %.0f s after the 421s stopped, for "
+           "message_rate %d/s" % (recovered_rate, WINDOW_S, RECOVER_S, RECOVERY_RATE))
+    expect(len(arrived) < count, "the queue ran dry (%d of %d arrived)" % (len(arrived), count))
+    changes = re.findall(r"throttle recover0\.example: (decrease|increase): (.*)", relay.log())
+    expect(changes and changes[0][0] == "decrease" and changes[0][1].startswith("421"),
+           "the first change logged is not a decrease for 421: %r" % changes[:3])
+    decreases = [reason for kind, reason in changes if kind == "decrease"]
+    expect(changes[-1][0] == "increase" and "rate 100%" in changes[-1][1],
+           "the rate did not climb back to 100%%: %r" % changes[-3:])
+    # For the record: how fast it climbs back, per half second after the 421s stopped.
+    climb = [sum(1 for t in arrived if stopped + k / 2 <= t < stopped + (k + 1) / 2)
+             for k in range(int(RECOVER_S * 2))]
+    expect(relay.stop() == 0, "ringmta did not exit 0 on SIGTERM")
+    print("# 421s for %.0f s: %.1f attempts/s after the first second, %d decreases (the "
+          "last: %s); after they stopped: %r messages per 0.5 s, then %.1f "
+          "messages/s over %.0f s from %.0f s on (message_rate %d/s), %d increases"
+          % (REFUSE_S, refused_rate, len(decreases), decreases[-1], climb,
+             recovered_rate, WINDOW_S, RECOVER_S, RECOVERY_RATE,
+             sum(1 for kind, _ in changes if kind == "increase")))
 
 
 CHECKS = [check_connection_limit_across_shards, check_unlimited_domain_keeps_split,
-          check_message_rate_across_shards, check_421_shrinks_the_budget]
+          check_message_rate_across_shards, check_421_shrinks_the_budget,
+          check_rate_recovers_after_421s_stop]
 
 if __name__ == "__main__":
-    sys.exit(run_checks(CHECKS, context, "ringmta-throttle-"))
+    sys.exit(run_checks(CHECKS, relay_context, "ringmta-throttle-"))

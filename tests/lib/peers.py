@@ -266,11 +266,12 @@ class check_context:
         self.processes = []
 
 
-def run_checks(checks, make_context, prefix):
+def run_checks(checks, make_context, prefix, add_options=None):
     """Runs each check(ctx) with a fresh context (make_context(build_root, workdir),
     which has close()), printing "ok - name" / "not ok - name: reason" and last
     "N passed, N failed". --only runs the checks whose name contains the text.
-    Returns the exit status."""
+    add_options(parser), when given, adds a test file's own arguments; their values
+    reach each check as ctx.options. Returns the exit status."""
     import argparse
     import shutil
     import smtplib
@@ -279,6 +280,8 @@ def run_checks(checks, make_context, prefix):
     parser = argparse.ArgumentParser()
     parser.add_argument("--build-root", required=True)
     parser.add_argument("--only", default="")
+    if add_options is not None:
+        add_options(parser)
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix=prefix)
     passed = failed = 0
@@ -288,6 +291,7 @@ def run_checks(checks, make_context, prefix):
             if args.only and args.only not in name:
                 continue
             ctx = make_context(args.build_root, os.path.join(workdir, name))
+            ctx.options = args
             os.makedirs(ctx.workdir)
             try:
                 check(ctx)

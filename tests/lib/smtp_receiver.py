@@ -4,8 +4,11 @@ implementation. It offers what a test asks for (STARTTLS, CHUNKING, SMTPUTF8,
 PIPELINING), can refuse the greeting, and records each message with its
 envelope, the TLS version, cipher and SNI it was received under, and whether it
 came by BDAT. It counts the connections open at once (`peak`) and stamps each
-message with its arrival time (monotonic), for throttle tests. Standard library
-only; every read has a timeout."""
+message with its arrival time (monotonic), for throttle tests; refuse_data()
+makes it answer a reply such as 421 to the end of DATA instead of storing the
+message (a 421 closes the connection, as RFC 5321 says), until it is called with
+None, and `refused_at` stamps each refusal. Standard library only; every read
+has a timeout."""
 
 import socket
 import socketserver
@@ -38,6 +41,8 @@ class receiver:
                  dsn=False, data_delay_s=0):
         self.dsn = dsn
         self.data_delay_s = data_delay_s   # a slow receiver: wait before each final reply
+        self.data_refusal = None   # bytes: the reply to the end of DATA instead of 250
+        self.refused_at = []       # monotonic times of the refusals
         self.messages = []
         self.connections = 0
         self.open = 0      # connections open now (accepted, session not yet ended)
@@ -96,6 +101,16 @@ class receiver:
     def received(self):
         with self.lock:
             return list(self.messages)
+
+    def refuse_data(self, reply):
+        """From now on answers `reply` (bytes, e.g. b"421 4.7.0 Try again later")
+        to the end of each message's DATA, storing nothing; None: accept again."""
+        with self.lock:
+            self.data_refusal = reply
+
+    def refusals(self):
+        with self.lock:
+            return list(self.refused_at)
 
     def _end_connection(self, ended):
         with self.lock:
@@ -173,6 +188,15 @@ class receiver:
                     if not chunk or chunk == b".\r\n":
                         break
                     data += chunk[1:] if chunk.startswith(b"..") else chunk
+                with self.lock:
+                    refusal = self.data_refusal
+                    if refusal is not None:
+                        self.refused_at.append(time.monotonic())
+                if refusal is not None:
+                    send(refusal)
+                    if refusal.startswith(b"421"):
+                        return
+                    continue
                 self._store(mail_from, rcpts, data, tls, False, params, rcpt_params)
                 time.sleep(self.data_delay_s)
                 send(b"250 2.0.0 queued")

@@ -5,6 +5,7 @@
 #include <tuple>
 #include <vector>
 
+#include "ringmta/journal/record.h"
 #include "ringmta/queue/scheduler.h"
 
 using namespace ringmta::queue;
@@ -16,6 +17,13 @@ message_ptr make_message(std::size_t recipients, std::uint64_t arrival_unix_ms =
     m->id = 7;
     m->arrival_unix_ms = arrival_unix_ms;
     m->unfinished = static_cast<std::uint32_t>(recipients);
+    return m;
+}
+
+message_ptr make_high_priority(std::uint64_t id) {
+    message_ptr m = make_message(1);
+    m->id = id;
+    m->flags = ringmta::journal::message_flag_priority_high;
     return m;
 }
 
@@ -155,4 +163,66 @@ TEST_CASE("for_each_job walks ready and deferred jobs with their due times, not 
     auto expected = decltype(seen){{a.get(), {2}, 0, 0}, {b.get(), {0}, 4, 9000}};
     std::sort(expected.begin(), expected.end());
     CHECK(seen == expected);
+}
+
+TEST_CASE("a destination's high-priority jobs are taken before its normal ones, each FIFO") {
+    scheduler s(policy(), 10);
+    for (std::uint64_t id = 0; id < 3; ++id) {      // a bulk backlog: ids 0, 1, 2
+        message_ptr m = make_message(1);
+        m->id = id;
+        s.enqueue("d", m, indexes({0}), 0);
+    }
+    s.enqueue("d", make_high_priority(10), indexes({0}), 0);
+    s.enqueue("other", make_high_priority(20), indexes({0}), 0);
+    s.enqueue("d", make_high_priority(11), indexes({0}), 0);
+    destination* d = s.find("d");
+    REQUIRE(d != nullptr);
+    CHECK(d->ready.size() == 5);
+    CHECK(d->ready.high() == 2);
+    CHECK(s.ready_jobs() == 6);
+    std::vector<std::uint64_t> order;
+    d->ready.for_each([&](const job& j) { order.push_back(j.msg->id); });
+    CHECK(order == std::vector<std::uint64_t>{10, 11, 0, 1, 2});
+    order.clear();
+    for (job j; s.take(*d, j);) order.push_back(j.msg->id);
+    CHECK(order == std::vector<std::uint64_t>{10, 11, 0, 1, 2});
+    CHECK(d->ready.empty());
+    CHECK(d->queued_recipients == 0);
+    // Another destination's queue is its own: priority never reorders across them.
+    CHECK(s.ready_jobs() == 1);
+    CHECK(s.find("other")->ready.high() == 1);
+}
+
+TEST_CASE("a deferred high-priority job keeps its priority when it is ready again") {
+    scheduler s(policy(), 10);
+    message_ptr bulk = make_message(1, 5000);
+    bulk->id = 1;
+    s.enqueue("d", bulk, indexes({0}), 0);
+    REQUIRE(s.defer("d", job{make_high_priority(2), {0}, 1}, 0, 5000));
+    // Recovered retry state (a due time) keeps the level too.
+    s.enqueue("d", make_high_priority(3), indexes({0}), 2, 500);
+    s.promote_due(1000);
+    destination* d = s.find("d");
+    CHECK(d->ready.high() == 2);
+    std::vector<std::uint64_t> order;
+    for (job j; s.take(*d, j);) order.push_back(j.msg->id);
+    CHECK(order == std::vector<std::uint64_t>{3, 2, 1});
+    // A destination that never saw a high-priority job says so.
+    s.enqueue("e", bulk, indexes({0}), 0);
+    CHECK(s.find("e")->ready.high() == 0);
+    CHECK(s.find("e")->ready.size() == 1);
+}
+
+TEST_CASE("for_each_job sees high-priority ready jobs too") {
+    scheduler s(policy(), 10);
+    s.enqueue("d", make_high_priority(5), indexes({0}), 0);
+    s.enqueue("d", make_message(1), indexes({0}), 0);
+    std::size_t seen = 0, high = 0;
+    s.for_each_job([&](const job& j, std::uint64_t due_ms) {
+        ++seen;
+        high += high_priority(j) ? 1 : 0;
+        CHECK(due_ms == 0);
+    });
+    CHECK(seen == 2);
+    CHECK(high == 1);
 }

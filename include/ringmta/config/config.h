@@ -65,6 +65,9 @@ struct ingress_config {
     rate connection_rate_per_ip{100, std::chrono::seconds(1)};
     // RFC 5321 4.5.3.2: waiting for more DATA/BDAT content (idle_timeout: commands).
     duration_ms data_timeout = std::chrono::minutes(3);
+    // A message whose first header field of this name says "high" (any case) is
+    // delivered before the normal mail to its destination; "": no priorities.
+    std::string priority_header = "X-Ringmta-Priority";
 };
 
 struct delivery_config {

@@ -69,6 +69,8 @@ struct recipient_entry {
 inline constexpr std::uint32_t message_flag_8bitmime = 1u << 0;
 inline constexpr std::uint32_t message_flag_smtputf8 = 1u << 1;
 inline constexpr std::uint32_t message_flag_dsn = 1u << 2;  // a bounce we generated
+// Delivered before the destination's normal mail (ingress.priority_header: high).
+inline constexpr std::uint32_t message_flag_priority_high = 1u << 3;
 
 struct message_record {  // decoded form
     std::uint64_t message_id = 0;

@@ -6,6 +6,13 @@
 // delivery side takes them. A deferred job sleeps in a min-heap until its retry
 // time, then rejoins its destination's ready queue.
 //
+// Priority (two levels, from the message's flags: journal::message_flag_priority_high,
+// set at submission from ingress.priority_header): a destination's high-priority
+// ready jobs are all taken before its normal ones, each level FIFO. Strict, so
+// that transactional mail overtakes a campaign's backlog to the same destination;
+// it never reorders mail between destinations (their connections are apart), and
+// a deferred job keeps its level when it becomes ready again.
+//
 // Retry schedule (Postfix's is the model): exponential backoff, attempt n waits
 // retry_min * 2^(n-1), capped at retry_max; a job whose message is older than
 // max_age when it would be retried expires instead.
@@ -42,9 +49,31 @@ struct retry_policy {
     std::uint64_t max_age_ms = 5ull * 24 * 3600 * 1000;
 };
 
+// True for a job of a high-priority message (journal::message_flag_priority_high).
+bool high_priority(const job& j);
+
+// One destination's ready jobs: high-priority ones first, each level first in
+// first out. The high-priority deque exists only once such a job came: a
+// std::deque allocates even when empty, and most destinations never see one.
+class ready_jobs {
+public:
+    bool empty() const noexcept { return _normal.empty() && high() == 0; }
+    std::size_t size() const noexcept { return _normal.size() + high(); }
+    std::size_t high() const noexcept { return _high ? _high->size() : 0; }
+    void push_back(job j);
+    // The first high-priority job, else the first normal one; false when empty.
+    bool pop_front(job& out);
+    // High-priority jobs first, in the order they will be taken.
+    void for_each(const std::function<void(const job&)>& f) const;
+
+private:
+    std::deque<job> _normal;
+    std::unique_ptr<std::deque<job>> _high;
+};
+
 struct destination {
     std::string key;
-    std::deque<job> ready;
+    ready_jobs ready;
     std::uint64_t queued_recipients = 0;     // ready + deferred
 };
 
