@@ -46,13 +46,33 @@ dns::resolver_options resolver_options_of(const config::config& cfg) {
 // route key because route pools carry this prefix.
 constexpr std::string_view route_pool_prefix = "route:";
 
+// Jobs are cut at the largest max_recipients_per_message any destination
+// takes; each pool then takes at most its own per transaction (scheduler::take).
+std::size_t recipients_per_job_of(const config::config& cfg) {
+    std::size_t n = cfg.delivery.max_recipients_per_transaction;
+    for (const config::domain_policy& d : cfg.domains) {
+        n = std::max<std::size_t>(n, d.limits.max_recipients_per_message);
+    }
+    for (const config::group_policy& g : cfg.groups) {
+        n = std::max<std::size_t>(n, g.limits.max_recipients_per_message);
+    }
+    return n;
+}
+
+// RCPTs per transaction for mail to `domain`: its budget's (a group's limits
+// replace the domain's), else its [domains] entry's, else the [delivery] default.
+unsigned recipients_max_of(const config::config& cfg, std::string_view domain,
+                           const budget* b) {
+    if (b != nullptr) return b->scope.limits.max_recipients_per_message;
+    return cfg.limits_for(cfg.policy_for(domain).limits).max_recipients_per_message;
+}
+
 }  // namespace
 
 engine::engine(const config::config& cfg, journal::journal& log, journal::id_generator& ids,
                observe::accounting_log* accounting, unsigned shard, unsigned shards)
     : _cfg(cfg), _log(log), _ids(ids), _accounting(accounting), _shard(shard),
-      _shards(shards), _scheduler(policy_of(cfg.delivery),
-                                  cfg.delivery.max_recipients_per_transaction),
+      _shards(shards), _scheduler(policy_of(cfg.delivery), recipients_per_job_of(cfg)),
       _cache(cfg.journal.cache_size / std::max(1u, shards)),
       _resolver(std::make_unique<dns::resolver>(resolver_options_of(cfg))),
       _ehlo_name(cfg.delivery.ehlo_name.empty() ? cfg.server.hostname : cfg.delivery.ehlo_name),
@@ -89,11 +109,18 @@ engine::pool& engine::pool_for(const config::route& route, std::string_view doma
     // Mail for a domain with a budget of its own gets a pool of its own on the
     // route ("route:*|limited.example"), so a pool draws on one budget at most.
     budget* b = _budgets->budget_for(domain);
-    if (b != nullptr && b->key != route.domain) key += "|" + b->key;
+    unsigned recipients_max = recipients_max_of(_cfg, domain, b);
+    if (b != nullptr && b->key != route.domain) {
+        key += "|" + b->key;
+    } else if (b == nullptr && recipients_max != recipients_max_of(_cfg, route.domain, nullptr)) {
+        key += "|" + _cfg.policy_for(domain).domain;   // a [domains] entry's own limit
+    }
     auto it = _pools.find(key);
     if (it != _pools.end()) return *it->second;
     // A static route's TLS policy is that of its key ("*" and ".parent" included).
-    return add_pool(std::move(key), &route, route.domain, b);
+    pool& p = add_pool(std::move(key), &route, route.domain, b);
+    p.recipients_max = recipients_max;
+    return p;
 }
 
 engine::pool& engine::pool_for_domain(std::string_view domain) {
@@ -103,7 +130,9 @@ engine::pool& engine::pool_for_domain(std::string_view domain) {
     auto it = _pools.find(key);
     if (it != _pools.end()) return *it->second;
     std::string name = key;
-    return add_pool(std::move(key), nullptr, name, _budgets->budget_for(name));
+    pool& p = add_pool(std::move(key), nullptr, name, _budgets->budget_for(name));
+    p.recipients_max = recipients_max_of(_cfg, name, p.budget);
+    return p;
 }
 
 tls::context* engine::client_tls(config::tls_policy policy) {
@@ -251,7 +280,7 @@ void engine::submit(const queue::message_ptr& m, std::span<const std::string> ad
 }
 
 bool engine::take_job(pool& p, queue::job& out) {
-    return p.dest != nullptr && _scheduler.take(*p.dest, out);
+    return p.dest != nullptr && _scheduler.take(*p.dest, out, p.recipients_max);
 }
 
 void engine::requeue(pool& p, queue::job j) {

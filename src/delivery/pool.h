@@ -49,6 +49,7 @@ struct engine::pool {
     // Qualified: a member may not change the meaning of the type name in its class.
     delivery::budget* budget = nullptr;
     unsigned connections_max = 1;             // this shard's share
+    unsigned recipients_max = 0;              // RCPTs per transaction (0: the job's all)
     unsigned connections = 0;                 // alive
     unsigned starting = 0;                    // spawned, no job taken yet
     unsigned next_hop_turn = 0;               // spreads connections over static next hops

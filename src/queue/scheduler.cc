@@ -104,9 +104,22 @@ std::vector<destination*> scheduler::take_activated() {
     return out;
 }
 
-bool scheduler::take(destination& d, job& out) {
+bool scheduler::take(destination& d, job& out, std::size_t recipients_max) {
     if (d.ready.empty()) return false;
-    out = std::move(d.ready.front());
+    job& first = d.ready.front();
+    if (recipients_max > 0 && first.recipients.size() > recipients_max) {
+        // A destination that takes fewer recipients per transaction than the job
+        // has: the head goes, the tail stays first in line.
+        std::span<const std::uint32_t> all = first.recipients.span();
+        out.msg = first.msg;
+        out.attempts = first.attempts;
+        out.recipients.assign(all.first(recipients_max));
+        first.recipients.assign(std::vector<std::uint32_t>(all.begin() + recipients_max,
+                                                           all.end()));
+        d.queued_recipients -= std::min<std::uint64_t>(d.queued_recipients, recipients_max);
+        return true;
+    }
+    out = std::move(first);
     d.ready.pop_front();
     --_ready_jobs;
     d.queued_recipients -= std::min<std::uint64_t>(d.queued_recipients, out.recipients.size());

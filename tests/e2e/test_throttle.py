@@ -12,13 +12,16 @@ them, and every message arrives once; a domain without limits still uses more
 (delivery.max_connections split over the shards), so the count can see it; a
 message_rate of 50/s holds within 5% over a 20 s window; 421s from the receiver
 are logged as a decrease with the reason, successes grow the budget back, and
-the mail arrives.
+the mail arrives; a message with 10 recipients at a domain with
+max_recipients_per_message 3 arrives as 4 transactions (3, 3, 3, 1), each
+recipient once, while its 4 recipients at another domain go in one.
 Prints "ok - name" / "not ok - name: reason"; the last line is
 "N passed, N failed". Every wait is bounded; loopback only.
 """
 
 import os
 import re
+import smtplib
 import subprocess
 import sys
 import time
@@ -168,6 +171,37 @@ def check_421_shrinks_the_budget(ctx):
           % (changes[0][1], len(changes) - 1, changes[-1][1]))
 
 
+def check_recipients_per_message(ctx):
+    # One message, 10 recipients at a domain taking 3 per transaction and 4 at one
+    # without a limit: 4 + 1 transactions, every recipient once.
+    sink = ctx.receiver()
+    relay = ctx.relay({"few0.example": "127.0.0.1:%d" % sink.port,
+                       "many0.example": "127.0.0.1:%d" % sink.port},
+                      '[domains."few0.example"]\nmax_recipients_per_message = 3\n')
+    few = ["user%d@few0.example" % i for i in range(10)]
+    many = ["user%d@many0.example" % i for i in range(4)]
+    with smtplib.SMTP("127.0.0.1", relay.port, timeout=10) as c:
+        c.sendmail("sender@client.test", few[:5] + many + few[5:],
+                   b"Subject: split\r\n\r\nten and four\r\n")
+    wait_received(sink, 5)
+    time.sleep(0.5)   # a duplicate or a sixth transaction would arrive by now
+    messages = sink.received()
+    by_domain = {}
+    for m in messages:
+        domains = {r.split("@")[1] for r in m.rcpt_to}
+        expect(len(domains) == 1, "one transaction for two domains: %r" % m.rcpt_to)
+        by_domain.setdefault(domains.pop(), []).append(len(m.rcpt_to))
+    expect(sorted(by_domain.get("few0.example", [])) == [1, 3, 3, 3],
+           "transactions to few0.example carried %r recipients" % by_domain)
+    expect(by_domain.get("many0.example") == [4], "transactions to many0.example carried %r"
+           % by_domain)
+    arrived = sorted(r for m in messages for r in m.rcpt_to)
+    expect(arrived == sorted(few + many), "recipients arrived: %r" % arrived)
+    expect(relay.stop() == 0, "ringmta did not exit 0 on SIGTERM")
+    print("# max_recipients_per_message 3: 10 recipients in transactions of %r"
+          % by_domain["few0.example"])
+
+
 class context(check_context):
     def __init__(self, build_root, workdir):
         super().__init__(build_root, workdir)
@@ -193,7 +227,8 @@ class context(check_context):
 
 
 CHECKS = [check_connection_limit_across_shards, check_unlimited_domain_keeps_split,
-          check_message_rate_across_shards, check_421_shrinks_the_budget]
+          check_message_rate_across_shards, check_421_shrinks_the_budget,
+          check_recipients_per_message]
 
 if __name__ == "__main__":
     sys.exit(run_checks(CHECKS, context, "ringmta-throttle-"))

@@ -2,7 +2,7 @@
 //
 // A message's pending recipients are split into jobs: the recipients that share a
 // destination (a next-hop pool), at most `recipients_per_job` of them, delivered
-// in one SMTP transaction. Ready jobs wait per destination in FIFO order; the
+// in one SMTP transaction (or split further when taken: take()'s recipients_max). Ready jobs wait per destination in FIFO order; the
 // delivery side takes them. A deferred job sleeps in a min-heap until its retry
 // time, then rejoins its destination's ready queue.
 //
@@ -72,7 +72,10 @@ public:
     destination* find(std::string_view key);
     // Destinations that got ready work since the last call (each listed once).
     std::vector<destination*> take_activated();
-    bool take(destination& d, job& out);
+    // The first ready job. recipients_max > 0: at most that many of its
+    // recipients (a destination's max_recipients_per_message); the rest stay
+    // first in line, as one job with the same attempt count.
+    bool take(destination& d, job& out, std::size_t recipients_max = 0);
 
     // Every queued job (ready ones with due_ms 0, deferred ones with their
     // monotonic due time), in no particular order; jobs taken for delivery are
