@@ -33,11 +33,12 @@ constexpr std::size_t outbox_max = 1 << 16;
 const std::vector<std::string> no_patterns;
 
 // A destination draws on a budget of its own when its [domains] entry sets a
-// connection limit or a message rate, or a group lists it.
+// connection limit, a message rate or a daily cap, or a group lists it.
 bool limited(const config::config& cfg, std::string_view domain) {
     if (cfg.group_for(domain) != nullptr) return true;
     const config::throttle_limits& l = cfg.policy_for(domain).limits;
-    return l.max_connections != 0 || !l.message_rate.unlimited();
+    return l.max_connections != 0 || !l.message_rate.unlimited() ||
+           l.max_deliveries_per_day != 0;
 }
 
 // The scope of a budget key, on an owner that may have no mail for it.
@@ -81,6 +82,7 @@ struct budget_table::owned {
     config::throttle_scope scope;
     queue::throttle_controller controller;
     queue::lease_owner owner;
+    std::uint64_t spent_logged_day = 0;   // the UTC day "daily cap reached" was logged
 
     // The controller's values as the budget to lend. A configured rate stays a
     // limit however far backoff cuts it (a lease_budget rate of 0 is no limit).
@@ -91,6 +93,7 @@ struct budget_table::owned {
             b.rate_count = std::max<std::uint64_t>(1, controller.rate_allowed());
             b.rate_period_ms = static_cast<std::uint64_t>(scope.limits.message_rate.period.count());
         }
+        b.daily_cap = scope.limits.max_deliveries_per_day;
         return b;
     }
     bool lent() const {
@@ -137,6 +140,10 @@ void budget_table::release_slot(budget& b) {
     send_release(b, runtime::unix_ms(), false);
 }
 
+void budget_table::give_back_daily(budget& b, std::uint64_t recipients) {
+    if (recipients != 0) b.borrower.give_back_daily(runtime::unix_ms(), recipients);
+}
+
 void budget_table::send_release(budget& b, std::uint64_t now_unix_ms, bool idle) {
     std::optional<queue::lease_release> r =
         idle ? b.borrower.release_idle(now_unix_ms) : b.borrower.take_release(now_unix_ms);
@@ -144,13 +151,26 @@ void budget_table::send_release(budget& b, std::uint64_t now_unix_ms, bool idle)
 }
 
 void budget_table::send_demand(budget& b, unsigned slots_wanted, std::uint64_t messages,
-                               std::uint64_t now_ms) {
-    queue::lease_demand d = b.borrower.demand(slots_wanted, messages, 0);
+                               std::uint64_t daily_wanted, std::uint64_t now_ms) {
+    queue::lease_demand d = b.borrower.demand(slots_wanted, messages, daily_wanted);
     budget_message m{d, b.key, d.throttles > 0 ? b.last_throttle : queue::throttle_signal::neutral};
     send(b.owner, std::move(m));
     b.slots_wanted_sent = slots_wanted;
     b.mail_sent = messages > 0;
+    b.daily_wanted_sent = daily_wanted;
     b.demand_sent_ms = now_ms;
+}
+
+// Under a daily cap: the recipients ready or waiting for a block beyond what
+// this shard's blocks have left today.
+std::uint64_t budget_table::daily_wanted(budget& b, std::uint64_t now_unix_ms) const {
+    if (b.scope.limits.max_deliveries_per_day == 0) return 0;
+    std::uint64_t wanted = b.daily_waiting;
+    for (engine::pool* p : b.pools) {
+        if (p->dest != nullptr) wanted += p->dest->ready_recipients;
+    }
+    std::uint64_t left = b.borrower.daily_left(now_unix_ms);
+    return wanted > left ? wanted - left : 0;
 }
 
 void budget_table::receive() {
@@ -245,6 +265,13 @@ void budget_table::rebalance(owned& o, std::uint64_t now_ms) {
     _out.clear();
     o.owner.rebalance(runtime::unix_ms(), _out);
     for (queue::lease_message& m : _out) {
+        const auto* g = std::get_if<queue::lease_grant>(&m);
+        if (g != nullptr && g->daily_spent && o.spent_logged_day != g->daily_day) {
+            o.spent_logged_day = g->daily_day;   // once a day: the borrowers hold their mail
+            log_info("throttle %s: daily cap of %llu deliveries reached: more mail waits "
+                     "for 00:00 UTC", o.key.c_str(),
+                     (unsigned long long)o.scope.limits.max_deliveries_per_day);
+        }
         unsigned to = borrower_of(m);
         send(to, budget_message{std::move(m), {}, queue::throttle_signal::neutral});
     }
@@ -295,14 +322,16 @@ std::uint64_t budget_table::pump(std::uint64_t now_ms) {
             std::min<std::uint64_t>(b->scope.limits.max_connections, open + ready));
         if (messages == 0 && b->borrower.slots_in_use() == 0) {
             // Nothing to send: say so, and give the whole share back.
-            if (b->mail_sent || b->slots_wanted_sent != 0) send_demand(*b, 0, 0, now_ms);
+            if (b->mail_sent || b->slots_wanted_sent != 0) send_demand(*b, 0, 0, 0, now_ms);
             send_release(*b, now_unix_ms, true);
             continue;
         }
         active = true;
+        std::uint64_t daily = daily_wanted(*b, now_unix_ms);
         if (wanted != b->slots_wanted_sent || (messages > 0) != b->mail_sent ||
+            (daily > 0) != (b->daily_wanted_sent > 0) ||
             now_ms - b->demand_sent_ms >= heartbeat_ms) {
-            send_demand(*b, wanted, messages, now_ms);
+            send_demand(*b, wanted, messages, daily, now_ms);
         }
     }
     if (now_ms >= _owner_tick_ms) {

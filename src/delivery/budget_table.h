@@ -11,8 +11,8 @@
 //   throttle_controller (adaptive backoff; every change logged with its reason)
 //   and the lease_owner that lends the global budget in shares.
 //
-// A domain without configured limits (no [domains] max_connections or
-// message_rate, no group) has no budget: its pool keeps delivery.max_connections
+// A domain without configured limits (no [domains] max_connections,
+// message_rate or max_deliveries_per_day, no group) has no budget: its pool keeps delivery.max_connections
 // split over the shards. Runs on its shard only; no I/O but the mesh.
 #pragma once
 
@@ -46,7 +46,11 @@ struct budget {
     unsigned slots_wanted_sent = 0;
     bool mail_sent = false;
     std::uint64_t demand_sent_ms = 0;
+    std::uint64_t daily_wanted_sent = 0;
     queue::throttle_signal last_throttle = queue::throttle_signal::neutral;
+    // Daily cap: recipients of transactions waiting for a block of today's
+    // deliveries (they count in the demand's daily_wanted).
+    std::uint64_t daily_waiting = 0;
 
     const std::vector<std::string>& patterns() const;
 };
@@ -67,6 +71,8 @@ public:
     void record(budget& b, queue::throttle_signal signal);
     // A connection that held one of b's slots closed.
     void release_slot(budget& b);
+    // Recipients of a transaction that were not delivered (daily cap).
+    void give_back_daily(budget& b, std::uint64_t recipients);
     // Takes the messages other shards sent (on the shard's wake-up).
     void receive();
     // Demands, idle releases, the owned budgets' ticks and rebalances, messages to
@@ -84,7 +90,8 @@ private:
     void on_grant(const queue::lease_grant& g);
     void on_revoke(const queue::lease_revoke& r);
     void send_demand(budget& b, unsigned slots_wanted, std::uint64_t messages,
-                     std::uint64_t now_ms);
+                     std::uint64_t daily_wanted, std::uint64_t now_ms);
+    std::uint64_t daily_wanted(budget& b, std::uint64_t now_unix_ms) const;
     void send_release(budget& b, std::uint64_t now_unix_ms, bool idle);
     void rebalance(owned& o, std::uint64_t now_ms);
     void log_change(const std::string& key, const queue::throttle_change& change);

@@ -290,6 +290,10 @@ void engine::requeue(pool& p, queue::job j) {
 
 void engine::start_connections(pool& p) {
     if (p.dest == nullptr || p.dest->ready.empty() || _stopping) return;
+    if (p.budget != nullptr && p.budget->borrower.daily_spent(runtime::unix_ms())) {
+        hold_until_tomorrow(p);   // the budget's daily cap is spent
+        return;
+    }
     // Idle connections first: they are already open, and take a job when they resume.
     std::size_t woken = 0;
     while (!p.idle.empty() && woken < p.dest->ready.size()) {

@@ -64,6 +64,12 @@ struct transaction {
 
     engine::outcome_context where() const { return context_of(*c); }
 
+    std::size_t delivered() const {
+        std::size_t n = 0;
+        for (const engine::final_result& f : finals) n += f.reply.code >= 200 && f.reply.code < 300;
+        return n;
+    }
+
     // 2xx delivered, 5xx failed; anything else (4xx, or a reply that makes no
     // sense at this point, such as 3xx to RCPT) is retried, never bounced.
     void apply(std::uint32_t recipient, const smtp::reply& r) {
@@ -159,21 +165,57 @@ queue::throttle_signal failure_signal(const smtp::reply& why,
 }
 
 // Waits until the pool's budget lets this connection run one more transaction
-// (a rate token). false: the connection is to close first, because the engine
-// stops or the shard's share now has fewer slots than it has connections open.
-runtime::task<bool> wait_send_turn(engine* e, engine::pool* p, std::uint64_t recipients) {
-    queue::lease_borrower& b = p->budget->borrower;
+// of `recipients`: a rate token and, under a daily cap, as many of today's
+// deliveries (waiting for a block from the owner meanwhile). Returns how many
+// recipients it may send: all, fewer once the owner said the day's cap is all
+// lent and this shard's blocks have less left (the caller splits the job), or
+// 0: the connection is to close first, because the engine stops, the shard's
+// share now has fewer slots than it has connections open, or the day's cap is
+// spent here (borrower.daily_spent(): the pool's mail waits for 00:00 UTC).
+runtime::task<std::uint64_t> wait_send_turn(engine* e, engine::pool* p,
+                                            std::uint64_t recipients) {
+    delivery::budget& pool_budget = *p->budget;
+    queue::lease_borrower& b = pool_budget.borrower;
+    std::uint64_t waiting = 0;       // counted in pool_budget.daily_waiting
+    std::uint64_t allowed = 0;
     for (int waits = 0; waits < send_waits_max; ++waits) {
-        if (e->stopping() || b.slots_in_use() > b.slots_limit()) co_return false;
-        std::uint64_t now = runtime::monotonic_ms();
-        queue::send_verdict verdict = b.try_send(now, runtime::unix_ms(), recipients);
-        if (verdict == queue::send_verdict::ok) co_return true;
+        if (e->stopping() || b.slots_in_use() > b.slots_limit()) break;
+        std::uint64_t now = runtime::monotonic_ms(), now_unix = runtime::unix_ms();
+        if (b.daily_spent(now_unix)) recipients = std::min(recipients, b.daily_left(now_unix));
+        if (recipients == 0) break;
+        queue::send_verdict verdict = b.try_send(now, now_unix, recipients);
+        if (verdict == queue::send_verdict::ok) {
+            allowed = recipients;
+            break;
+        }
+        if (verdict == queue::send_verdict::wait_daily && waiting == 0) {
+            waiting = recipients;
+            pool_budget.daily_waiting += waiting;
+            e->poke();   // the next demand asks the owner for a block
+        }
         std::uint64_t wait_ms = verdict == queue::send_verdict::wait_rate ? b.wait_ms(now) : 0;
         if (wait_ms == 0) wait_ms = send_blocked_wait_ms;
         runtime::io::sleep_for pause(std::min(wait_ms, send_wait_step_ms));
         co_await pause;
     }
-    co_return false;
+    pool_budget.daily_waiting -= waiting;
+    co_return allowed;
+}
+
+// The job keeps its first `count` recipients; the rest go back to the queue.
+void keep_first(engine* e, engine::pool* p, queue::job& j, std::size_t count) {
+    queue::job rest;
+    rest.msg = j.msg;
+    rest.attempts = j.attempts;
+    rest.recipients.assign(j.recipients.span().subspan(count));
+    j.recipients.assign(std::vector<std::uint32_t>(j.recipients.begin(),
+                                                   j.recipients.begin() + count));
+    e->requeue(*p, std::move(rest));
+}
+
+// Recipients that took today's deliveries but were not delivered give them back.
+void give_back_daily(engine* e, engine::pool* p, std::uint64_t recipients) {
+    if (p->budget != nullptr) e->budgets().give_back_daily(*p->budget, recipients);
 }
 
 bool ascii(std::string_view text) {
@@ -360,15 +402,17 @@ runtime::task<void> run_connection(engine* e, engine::pool* p) {
                                       : e->_cfg.delivery.max_messages_per_connection;
         for (bool alive = true; alive;) {
             if (p->budget != nullptr) {
-                bool turn = co_await wait_send_turn(e, p, j.recipients.size());
-                if (!turn) {
+                std::uint64_t turn = co_await wait_send_turn(e, p, j.recipients.size());
+                if (turn == 0) {
                     e->requeue(*p, std::move(j));
                     break;
                 }
+                if (turn < j.recipients.size()) keep_first(e, p, j, turn);
             }
             ++j.attempts;
             queue::content_ptr content = co_await e->load(j.msg);
             if (!content) {
+                give_back_daily(e, p, j.recipients.size());
                 engine::outcome_context where{{}, {}, runtime::unix_ms()};
                 e->defer_job(*p, std::move(j), nullptr, unreadable, where);
                 alive = co_await next_job(e, p, &c, &j);
@@ -380,6 +424,7 @@ runtime::task<void> run_connection(engine* e, engine::pool* p) {
                 // Reconnect once and run the same job again, instead of deferring
                 // it for retry_min because the pooled connection had died.
                 --j.attempts;
+                give_back_daily(e, p, j.recipients.size());
                 ::close(c.fd);
                 c.fd = -1;
                 c.tls.reset();
@@ -398,6 +443,7 @@ runtime::task<void> run_connection(engine* e, engine::pool* p) {
             }
             if (p->budget != nullptr) {
                 e->budgets().record(*p->budget, signal_of(t, p->budget->patterns()));
+                give_back_daily(e, p, j.recipients.size() - t.delivered());
             }
             t.settle();
             if (!alive || ++sent >= per_connection) break;

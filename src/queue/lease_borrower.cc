@@ -39,6 +39,12 @@ void lease_borrower::apply(const lease_share& share, std::uint64_t seq, std::uin
 void lease_borrower::on_grant(const lease_grant& grant, std::uint64_t now_ms) {
     apply(grant.share, grant.seq, now_ms);
     _pending = false;
+    // A block after the cap was spent: deliveries came back to the owner.
+    if (grant.daily_spent) {
+        _daily_spent_day = grant.daily_day;
+    } else if (grant.daily_add != 0) {
+        _daily_spent_day = 0;
+    }
     if (grant.daily_add == 0) return;
     if (grant.daily_day != _daily_day) {
         _daily_day = grant.daily_day;

@@ -167,7 +167,19 @@ std::uint64_t lease_owner::daily_block(unsigned borrower) {
     const std::uint64_t add = std::min({state.daily_wanted, remaining, block_max});
     _daily_lent += add;
     state.daily_wanted -= add;
+    if (add != 0) state.spent_told_day = 0;   // the grant takes the news back: tell again
     return add;
+}
+
+// A borrower that still wants deliveries when the day's cap is all lent learns
+// it once a day (the grant's daily_spent), so that it can hold its mail for the
+// next day instead of waiting for a block that will not come.
+bool lease_owner::tell_spent(unsigned borrower) {
+    borrower_state& state = _states[borrower];
+    if (_limits.daily_cap == 0 || state.daily_wanted == 0) return false;
+    if (_daily_lent < _limits.daily_cap || state.spent_told_day == _day) return false;
+    state.spent_told_day = _day;
+    return true;
 }
 
 void lease_owner::move_share(unsigned borrower, const lease_share& target,
@@ -206,9 +218,10 @@ void lease_owner::move_share(unsigned borrower, const lease_share& target,
         return;
     }
     const std::uint64_t daily_add = daily_block(borrower);
-    if (next == held && daily_add == 0) return;
+    const bool spent = tell_spent(borrower);
+    if (next == held && daily_add == 0 && !spent) return;
     state.held = next;
-    out.emplace_back(lease_grant{_budget, borrower, ++state.seq, next, daily_add, _day});
+    out.emplace_back(lease_grant{_budget, borrower, ++state.seq, next, daily_add, _day, spent});
 }
 
 void lease_owner::rebalance(std::uint64_t now_unix_ms, std::vector<lease_message>& out) {

@@ -30,6 +30,7 @@ destination* scheduler::find(std::string_view key) {
 
 void scheduler::make_ready(destination& d, job j) {
     if (d.ready.empty()) _activated.push_back(&d);
+    d.ready_recipients += j.recipients.size();
     d.ready.push_back(std::move(j));
     ++_ready_jobs;
 }
@@ -117,11 +118,13 @@ bool scheduler::take(destination& d, job& out, std::size_t recipients_max) {
         first.recipients.assign(std::vector<std::uint32_t>(all.begin() + recipients_max,
                                                            all.end()));
         d.queued_recipients -= std::min<std::uint64_t>(d.queued_recipients, recipients_max);
+        d.ready_recipients -= recipients_max;
         return true;
     }
     out = std::move(first);
     d.ready.pop_front();
     --_ready_jobs;
+    d.ready_recipients -= out.recipients.size();
     d.queued_recipients -= std::min<std::uint64_t>(d.queued_recipients, out.recipients.size());
     return true;
 }

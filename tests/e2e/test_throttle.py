@@ -15,6 +15,10 @@ are logged as a decrease with the reason, successes grow the budget back, and
 the mail arrives; a message with 10 recipients at a domain with
 max_recipients_per_message 3 arrives as 4 transactions (3, 3, 3, 1), each
 recipient once, while its 4 recipients at another domain go in one.
+A max_deliveries_per_day of 30 lets exactly 30 of 80 messages through from
+both shards, logs the cap once and keeps the rest queued (a restart without the
+cap delivers them, each once); a 25-recipient message under a cap of 10 goes
+out cut to 10.
 Prints "ok - name" / "not ok - name: reason"; the last line is
 "N passed, N failed". Every wait is bounded; loopback only.
 """
@@ -202,6 +206,62 @@ def check_recipients_per_message(ctx):
           % by_domain["few0.example"])
 
 
+def wait_log(relay, pattern, timeout_s=DELIVERY_TIMEOUT_S):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = re.findall(pattern, relay.log())
+        if found:
+            return found
+        time.sleep(0.05)
+    raise check_failed("the log never said %r: %s" % (pattern, relay.log()[-1500:]))
+
+
+def check_daily_cap_across_shards(ctx):
+    # Both shards queue mail for a domain with a daily cap of 30: exactly 30
+    # arrive, the rest waits for the next UTC day (logged once), and nothing is
+    # lost: restarted without the cap, the rest arrives, every recipient once.
+    # One message with 25 recipients for a domain capped at 10 goes out cut to
+    # the 10 the day allows.
+    sink = ctx.receiver()
+    relay = ctx.relay({"capped0.example": "127.0.0.1:%d" % sink.port,
+                       "cut.example": "127.0.0.1:%d" % sink.port},
+                      '[domains."capped0.example"]\nmax_deliveries_per_day = 30\n'
+                      '[domains."cut.example"]\nmax_deliveries_per_day = 10\n')
+    count, cap = 80, 30
+    cut = ["user%d@cut.example" % i for i in range(25)]
+    with smtplib.SMTP("127.0.0.1", relay.port, timeout=10) as c:
+        c.sendmail("sender@client.test", cut, b"Subject: cut\r\n\r\n25 recipients\r\n")
+    blast(ctx, relay, count, "capped%u.example")
+    wait_received(sink, cap + 1)
+    for domain, limit in (("capped0", 30), ("cut", 10)):
+        wait_log(relay, r"throttle %s\.example: daily cap of %d deliveries reached"
+                 % (domain, limit))
+    time.sleep(1.5)   # more than the caps would have arrived by now
+    arrived = [r for m in sink.received() for r in m.rcpt_to]
+    for domain, limit in (("capped0", 30), ("cut", 10)):
+        day = [r for r in arrived if r.endswith("@%s.example" % domain)]
+        expect(len(day) == limit and len(set(day)) == limit,
+               "%d recipients (%d distinct) at %s.example for a daily cap of %d"
+               % (len(day), len(set(day)), domain, limit))
+        expect(len(re.findall(r"%s\.example: daily cap of \d+ deliveries reached" % domain,
+                              relay.log())) == 1, "the cap was not logged once")
+    accepted = expect_both_shards(relay)
+    with open(relay.config_path) as f:
+        text = f.read()
+    with open(relay.config_path, "w") as f:
+        f.write(re.sub(r"max_deliveries_per_day = \d+", "max_deliveries_per_day = 0", text))
+    relay.start()
+    messages = [m for m in wait_received(sink, count + 2)
+                if m.rcpt_to[0].endswith("@capped0.example")]
+    expect_all_once(messages, count, "capped0.example")
+    arrived = sorted(r for m in sink.received() for r in m.rcpt_to if r.endswith("@cut.example"))
+    expect(arrived == sorted(cut), "%d recipients at cut.example in all" % len(arrived))
+    expect(relay.stop() == 0, "ringmta did not exit 0 on SIGTERM")
+    print("# max_deliveries_per_day 30: %d of %d delivered on the day (accepted per shard "
+          "%r); 10 of 25 recipients of one message; the rest after a restart without the cap"
+          % (cap, count, accepted))
+
+
 class context(check_context):
     def __init__(self, build_root, workdir):
         super().__init__(build_root, workdir)
@@ -228,7 +288,7 @@ class context(check_context):
 
 CHECKS = [check_connection_limit_across_shards, check_unlimited_domain_keeps_split,
           check_message_rate_across_shards, check_421_shrinks_the_budget,
-          check_recipients_per_message]
+          check_recipients_per_message, check_daily_cap_across_shards]
 
 if __name__ == "__main__":
     sys.exit(run_checks(CHECKS, context, "ringmta-throttle-"))

@@ -331,6 +331,48 @@ TEST_CASE("daily cap: blocks add up to the cap and the day rolls over") {
     CHECK(sent == 20);
 }
 
+TEST_CASE("daily cap: a borrower that wants more than is left is told once, then the day rolls") {
+    harness h(2, lease_budget{2, 0, 0, 8});
+    h.report(0, 1, 100);   // each wants 100 deliveries today; the cap is 8
+    h.report(1, 1, 100);
+    for (int round = 0; round < 20; ++round) {
+        settle(h);
+        h.report(0, 1, 100);
+        h.report(1, 1, 100);
+    }
+    settle(h);
+    CHECK(h.owner.daily_lent() == 8);
+    const std::uint64_t left0 = h.borrowers[0].daily_left(h.now_unix_ms);
+    const std::uint64_t left1 = h.borrowers[1].daily_left(h.now_unix_ms);
+    CHECK(left0 + left1 == 8);
+    CHECK(h.borrowers[0].daily_spent(h.now_unix_ms));
+    CHECK(h.borrowers[1].daily_spent(h.now_unix_ms));
+    // Told once: more demand brings no more grants today.
+    h.report(0, 1, 100);
+    h.deliver_to_owner();
+    h.rebalance();
+    CHECK(h.outbox.empty());
+    // A borrower without the cap in its share is never told.
+    harness free(1, lease_budget{2, 0, 0, 0});
+    free.report(0, 1, 100);
+    settle(free);
+    CHECK_FALSE(free.borrowers[0].daily_spent(free.now_unix_ms));
+    // Deliveries given back to the owner are lent again, and the news is taken back.
+    if (auto r = h.borrowers[1].release_idle(h.now_unix_ms)) h.to_owner.push_back(*r);
+    h.report(1, 0, 0);
+    settle(h);
+    CHECK(h.owner.daily_lent() == 8);   // borrower 0 still wanted them
+    CHECK(h.borrowers[0].daily_left(h.now_unix_ms) == 8);
+    CHECK(h.borrowers[0].daily_spent(h.now_unix_ms));   // all lent again, and told again
+    // The next UTC day: the news is void, and blocks come again.
+    h.now_unix_ms += day_ms;
+    CHECK_FALSE(h.borrowers[0].daily_spent(h.now_unix_ms));
+    CHECK(h.borrowers[0].daily_left(h.now_unix_ms) == 0);
+    h.report(0, 1, 100);
+    settle(h);
+    CHECK(h.borrowers[0].daily_left(h.now_unix_ms) > 0);
+}
+
 TEST_CASE("owner_shard: stable, in range, spread") {
     CHECK(lease_key_hash("gmail.com") == lease_key_hash("gmail.com"));
     CHECK(lease_key_hash("") == 0xcbf29ce484222325ull);   // FNV-1a offset basis

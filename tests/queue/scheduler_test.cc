@@ -66,6 +66,7 @@ TEST_CASE("take with recipients_max: the head goes, the tail stays first in line
         CHECK(s.ready_jobs() == 2);
     }
     CHECK(d->queued_recipients == 2);
+    CHECK(d->ready_recipients == 2);
     REQUIRE(s.take(*d, j, 3));
     CHECK(j.recipients == std::vector<std::uint32_t>{9});
     seen.push_back(j.recipients[0]);
@@ -77,6 +78,7 @@ TEST_CASE("take with recipients_max: the head goes, the tail stays first in line
     CHECK_FALSE(s.take(*d, j, 3));
     CHECK(s.ready_jobs() == 0);
     CHECK(d->queued_recipients == 0);
+    CHECK(d->ready_recipients == 0);
 }
 
 TEST_CASE("backoff doubles from retry_min and stops at retry_max") {

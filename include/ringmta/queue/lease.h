@@ -78,7 +78,8 @@ struct lease_demand {
 };
 
 // Owner -> borrower: a share that grows (or stays); daily_add adds a block of
-// today's (daily_day's) deliveries.
+// today's (daily_day's) deliveries. daily_spent: the borrower wants more today,
+// but the whole cap is lent; it is told once a day, and may stop waiting.
 struct lease_grant {
     std::uint64_t budget = 0;
     unsigned borrower = 0;
@@ -86,6 +87,7 @@ struct lease_grant {
     lease_share share;
     std::uint64_t daily_add = 0;
     std::uint64_t daily_day = 0;         // unix_ms / day_ms the block is for
+    bool daily_spent = false;
 };
 
 // Owner -> borrower: a share that shrinks in slots or rate; answer with a

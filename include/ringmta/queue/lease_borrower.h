@@ -54,6 +54,12 @@ public:
     unsigned slots_limit() const { return _slots.limit(); }
     bool revoke_pending() const { return _pending; }
     std::uint64_t daily_left(std::uint64_t now_unix_ms) const;
+    // The owner said today's cap is all lent (lease_grant::daily_spent): what
+    // daily_left() has is all this borrower gets before 00:00 UTC.
+    bool daily_spent(std::uint64_t now_unix_ms) const {
+        return _share.daily_limited && _daily_spent_day != 0 &&
+               _daily_spent_day == now_unix_ms / day_ms;
+    }
     std::uint64_t budget_id() const { return _budget; }
     unsigned id() const { return _id; }
 
@@ -71,6 +77,7 @@ private:
     bool _rate_blocked = true;           // limited to 0: nothing may be sent
     std::uint64_t _daily_left = 0;
     std::uint64_t _daily_day = 0;
+    std::uint64_t _daily_spent_day = 0;  // the day the owner said the cap is all lent
     std::uint32_t _successes = 0, _throttles = 0;
 };
 

@@ -50,6 +50,7 @@ private:
         unsigned slots_wanted = 0;
         std::uint64_t messages_ready = 0;
         std::uint64_t daily_wanted = 0;
+        std::uint64_t spent_told_day = 0;   // told on that day that the cap is all lent
     };
 
     void roll_day(std::uint64_t now_unix_ms);
@@ -58,6 +59,7 @@ private:
     void move_share(unsigned borrower, const lease_share& target,
                     std::vector<lease_message>& out);
     std::uint64_t daily_block(unsigned borrower);
+    bool tell_spent(unsigned borrower);
 
     std::uint64_t _budget;
     lease_budget _limits;

@@ -44,6 +44,7 @@ struct destination {
     std::string key;
     std::deque<job> ready;
     std::uint64_t queued_recipients = 0;     // ready + deferred
+    std::uint64_t ready_recipients = 0;      // in `ready`
 };
 
 class scheduler {
