@@ -33,12 +33,13 @@ constexpr std::size_t outbox_max = 1 << 16;
 const std::vector<std::string> no_patterns;
 
 // A destination draws on a budget of its own when its [domains] entry sets a
-// connection limit, a message rate or a daily cap, or a group lists it.
+// connection limit, a message or connection rate or a daily cap, or a group
+// lists it.
 bool limited(const config::config& cfg, std::string_view domain) {
     if (cfg.group_for(domain) != nullptr) return true;
     const config::throttle_limits& l = cfg.policy_for(domain).limits;
     return l.max_connections != 0 || !l.message_rate.unlimited() ||
-           l.max_deliveries_per_day != 0;
+           !l.connection_rate.unlimited() || l.max_deliveries_per_day != 0;
 }
 
 // The scope of a budget key, on an owner that may have no mail for it.
@@ -85,13 +86,18 @@ struct budget_table::owned {
     std::uint64_t spent_logged_day = 0;   // the UTC day "daily cap reached" was logged
 
     // The controller's values as the budget to lend. A configured rate stays a
-    // limit however far backoff cuts it (a lease_budget rate of 0 is no limit).
+    // limit however far backoff cuts it (a lease_budget rate of 0 is no limit);
+    // backoff cuts the connection rate by the same share as the message rate.
     queue::lease_budget allowed() const {
         queue::lease_budget b;
         b.slots = controller.connections_allowed();
         if (!scope.limits.message_rate.unlimited()) {
             b.rate_count = std::max<std::uint64_t>(1, controller.rate_allowed());
             b.rate_period_ms = static_cast<std::uint64_t>(scope.limits.message_rate.period.count());
+        }
+        if (const config::rate& c = scope.limits.connection_rate; !c.unlimited()) {
+            b.connect_count = std::max<std::uint64_t>(1, c.count * controller.rate_permille() / 1000);
+            b.connect_period_ms = static_cast<std::uint64_t>(c.period.count());
         }
         b.daily_cap = scope.limits.max_deliveries_per_day;
         return b;
@@ -307,6 +313,7 @@ void budget_table::flush_outbox() {
 std::uint64_t budget_table::pump(std::uint64_t now_ms) {
     std::uint64_t now_unix_ms = runtime::unix_ms();
     bool active = false;
+    std::uint64_t wake_ms = now_ms + heartbeat_ms;
     for (auto& [key, b] : _by_key) {
         // Connections wanted: those open (an idle one keeps its slot until its
         // idle timeout, as pools without a budget keep theirs, unless another
@@ -333,6 +340,13 @@ std::uint64_t budget_table::pump(std::uint64_t now_ms) {
             now_ms - b->demand_sent_ms >= heartbeat_ms) {
             send_demand(*b, wanted, messages, daily, now_ms);
         }
+        // Under a connection rate, the dispatcher looks again when the next
+        // token is due (a later look would lose what the bucket cannot hold).
+        if (ready > 0 && b->borrower.slots_in_use() < b->borrower.slots_limit()) {
+            if (std::uint64_t wait = b->borrower.connect_wait_ms(now_ms); wait > 0) {
+                wake_ms = std::min(wake_ms, now_ms + wait);
+            }
+        }
     }
     if (now_ms >= _owner_tick_ms) {
         for (auto& [id, o] : _owned) {
@@ -347,7 +361,7 @@ std::uint64_t budget_table::pump(std::uint64_t now_ms) {
     }
     if (_mesh != nullptr) flush_outbox();
     for (auto& [id, o] : _owned) active = active || o->lent();
-    return active ? now_ms + heartbeat_ms : 0;
+    return active ? wake_ms : 0;
 }
 
 }  // namespace ringmta::delivery

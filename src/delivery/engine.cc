@@ -307,7 +307,10 @@ void engine::start_connections(pool& p) {
     // eagerly), so the ready queue shrinks by one per connection started.
     while (p.dest->ready.size() > woken && p.connections < p.connections_max) {
         // A budgeted pool needs one of the shard's slots (none: wait for a grant).
-        if (p.budget != nullptr && !p.budget->borrower.try_acquire_slot()) break;
+        if (p.budget != nullptr &&
+            !p.budget->borrower.try_acquire_slot(runtime::monotonic_ms())) {
+            break;
+        }
         ++p.connections;
         ++p.starting;
         ++_stats.connections;

@@ -19,6 +19,8 @@ A max_deliveries_per_day of 30 lets exactly 30 of 80 messages through from
 both shards, logs the cap once and keeps the rest queued (a restart without the
 cap delivers them, each once); a 25-recipient message under a cap of 10 goes
 out cut to 10.
+A connection_rate of 10/s with one message per connection holds within 5%
+over a 12 s window, counted at the receiver's accepts.
 Prints "ok - name" / "not ok - name: reason"; the last line is
 "N passed, N failed". Every wait is bounded; loopback only.
 """
@@ -118,30 +120,43 @@ def check_unlimited_domain_keeps_split(ctx):
     print("# no limits: peak %d connections" % sink.peak)
 
 
-def check_message_rate_across_shards(ctx):
+def rate_over_window(times, warmup):
+    """Events per second from times[warmup] to the last, the window's length in
+    seconds, and the most events in one second of it."""
+    window_s = times[-1] - times[warmup]
+    per_second = {}
+    for t in times[warmup:]:
+        per_second[int(t - times[warmup])] = per_second.get(int(t - times[warmup]), 0) + 1
+    return (len(times) - 1 - warmup) / window_s, window_s, max(per_second.values())
+
+
+def blast_through(ctx, name, limits, count):
+    """A relay routing <name>0.example to a new receiver, with `limits` in its
+    [domains] entry; `count` messages blasted to it, all arrived, each once.
+    Returns (receiver, relay, messages)."""
     sink = ctx.receiver()
-    relay = ctx.relay({"rated0.example": "127.0.0.1:%d" % sink.port},
-                      '[domains."rated0.example"]\nmax_connections = 3\n'
-                      'message_rate = "50/s"\n')
-    count = 1050   # a 20 s window at 50/s after the warm-up
-    blast(ctx, relay, count, "rated%u.example")
+    domain = name + "0.example"
+    relay = ctx.relay({domain: "127.0.0.1:%d" % sink.port},
+                      '[domains."%s"]\n%s' % (domain, limits))
+    blast(ctx, relay, count, name + "%u.example")
     messages = wait_received(sink, count)
-    expect_all_once(messages, count, "rated0.example")
+    expect_all_once(messages, count, domain)
+    return sink, relay, messages
+
+
+def check_message_rate_across_shards(ctx):
+    count = 1050   # a 20 s window at 50/s after the warm-up
+    sink, relay, messages = blast_through(ctx, "rated", 'max_connections = 3\n'
+                                          'message_rate = "50/s"\n', count)
     times = sorted(m.arrived for m in messages)
     if os.environ.get("THROTTLE_DEBUG"):
         print("# per 0.5 s: %r" % [sum(1 for t in times if int((t - times[0]) * 2) == k)
                                   for k in range(int((times[-1] - times[0]) * 2) + 1)])
-    window_s = times[-1] - times[RATE_WARMUP_MESSAGES]
-    measured = (len(times) - 1 - RATE_WARMUP_MESSAGES) / window_s
+    measured, window_s, busiest = rate_over_window(times, RATE_WARMUP_MESSAGES)
     expect(window_s >= 15, "the window is only %.2f s" % window_s)
     expect(abs(measured - 50) <= 50 * 0.05, "%.2f messages/s over %.2f s for message_rate 50/s"
            % (measured, window_s))
     # No second of the window runs far ahead of the rate (bursts are a tenth of a second).
-    start = times[RATE_WARMUP_MESSAGES]
-    per_second = {}
-    for t in times[RATE_WARMUP_MESSAGES:]:
-        per_second[int(t - start)] = per_second.get(int(t - start), 0) + 1
-    busiest = max(per_second.values())
     expect(busiest <= 50 * 1.2, "%d messages in one second for message_rate 50/s" % busiest)
     expect(sink.peak <= 3, "%d connections at once for max_connections = 3" % sink.peak)
     expect_both_shards(relay)
@@ -262,6 +277,27 @@ def check_daily_cap_across_shards(ctx):
           % (cap, count, accepted))
 
 
+def check_connection_rate_across_shards(ctx):
+    # One message per connection: a connection_rate of 10/s paces the
+    # connections both shards open together, counted where they are accepted.
+    count = 130   # a 12 s window at 10/s after the warm-up
+    sink, relay, _ = blast_through(ctx, "dialed", 'connection_rate = "10/s"\n'
+                                   'max_messages_per_connection = 1\n', count)
+    with sink.lock:
+        opened = sorted(sink.accepted)
+    expect(len(opened) == count, "%d connections for %d messages, one each"
+           % (len(opened), count))
+    # The first 10 left out: the first grant and the shares' bursts.
+    measured, window_s, busiest = rate_over_window(opened, 10)
+    expect(window_s >= 10, "the window is only %.2f s" % window_s)
+    expect(abs(measured - 10) <= 10 * 0.05, "%.2f connections/s over %.2f s for "
+           "connection_rate 10/s" % (measured, window_s))
+    expect(busiest <= 13, "%d connections in one second for connection_rate 10/s" % busiest)
+    accepted = expect_both_shards(relay)
+    print("# connection_rate 10/s: %.2f connections/s over %.2f s, busiest second %d, "
+          "accepted per shard %r" % (measured, window_s, busiest, accepted))
+
+
 class context(check_context):
     def __init__(self, build_root, workdir):
         super().__init__(build_root, workdir)
@@ -288,7 +324,8 @@ class context(check_context):
 
 CHECKS = [check_connection_limit_across_shards, check_unlimited_domain_keeps_split,
           check_message_rate_across_shards, check_421_shrinks_the_budget,
-          check_recipients_per_message, check_daily_cap_across_shards]
+          check_recipients_per_message, check_daily_cap_across_shards,
+          check_connection_rate_across_shards]
 
 if __name__ == "__main__":
     sys.exit(run_checks(CHECKS, context, "ringmta-throttle-"))

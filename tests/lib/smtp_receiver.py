@@ -3,8 +3,9 @@ ssl (OpenSSL) is the TLS peer, so ringmta's client is tested against another
 implementation. It offers what a test asks for (STARTTLS, CHUNKING, SMTPUTF8,
 PIPELINING), can refuse the greeting, and records each message with its
 envelope, the TLS version, cipher and SNI it was received under, and whether it
-came by BDAT. It counts the connections open at once (`peak`) and stamps each
-message with its arrival time (monotonic), for throttle tests. Standard library
+came by BDAT. It counts the connections open at once (`peak`), records when
+each was accepted (`accepted`, monotonic) and stamps each message with its
+arrival time, for throttle tests. Standard library
 only; every read has a timeout."""
 
 import socket
@@ -42,6 +43,7 @@ class receiver:
         self.connections = 0
         self.open = 0      # connections open now (accepted, session not yet ended)
         self.peak = 0      # the most open at once
+        self.accepted = []  # time.monotonic() of each accept
         self.peers = []    # (client address, EHLO/HELO argument) per greeting
         self.lock = threading.Lock()
         self.chunking = chunking
@@ -80,6 +82,7 @@ class receiver:
                 with outer.lock:
                     outer.open += 1
                     outer.peak = max(outer.peak, outer.open)
+                    outer.accepted.append(time.monotonic())
                 super().process_request(request, client_address)
 
         self.server = server((host, port), handler)

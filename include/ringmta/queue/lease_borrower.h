@@ -23,8 +23,11 @@ class lease_borrower {
 public:
     lease_borrower(std::uint64_t budget, unsigned borrower) : _budget(budget), _id(borrower) {}
 
-    // Before opening a connection: one of the share's slots.
-    bool try_acquire_slot() { return _slots.try_acquire(); }
+    // Before opening a connection: one of the share's slots and, under a
+    // connection rate, a token (both or neither).
+    bool try_acquire_slot(std::uint64_t now_ms);
+    // Milliseconds until a connection token (0: now, or no connection rate).
+    std::uint64_t connect_wait_ms(std::uint64_t now_ms);
     // After a connection closed. Once the slots in use fit a revoked share, the
     // release that answers it is ready: send take_release() to the owner.
     void release_slot() { _slots.release(); }
@@ -69,12 +72,14 @@ private:
 
     std::uint64_t _budget;
     unsigned _id;
-    lease_share _share{0, true, 0, true};   // nothing until the first grant
+    lease_share _share{0, true, 0, true, true, 0};   // nothing until the first grant
     std::uint64_t _seq = 0;              // of the latest message received
     bool _pending = false;               // a revoke to answer
     connection_slots _slots{0};
     token_bucket _rate;
     bool _rate_blocked = true;           // limited to 0: nothing may be sent
+    token_bucket _connect;
+    bool _connect_blocked = true;        // limited to 0: no connection may open
     std::uint64_t _daily_left = 0;
     std::uint64_t _daily_day = 0;
     std::uint64_t _daily_spent_day = 0;  // the day the owner said the cap is all lent
