@@ -32,19 +32,53 @@ constexpr std::size_t outbox_max = 1 << 16;
 
 const std::vector<std::string> no_patterns;
 
-// A destination draws on a budget of its own when its [domains] entry sets a
-// connection limit, a message or connection rate or a daily cap, or a group
-// lists it.
-bool limited(const config::config& cfg, std::string_view domain) {
-    if (cfg.group_for(domain) != nullptr) return true;
-    const config::throttle_limits& l = cfg.policy_for(domain).limits;
-    return l.max_connections != 0 || !l.message_rate.unlimited() ||
-           !l.connection_rate.unlimited() || l.max_deliveries_per_day != 0;
+// A source budget without max_connections: no limit but this.
+constexpr unsigned source_slots_unlimited = 1u << 20;
+constexpr std::string_view source_tag = "source:";
+
+// The outbound source address's canonical text, or "" (the kernel's choice:
+// source budgets do not apply).
+std::string_view source_address(const config::config& cfg) {
+    const config::endpoint& e = cfg.delivery.source_address;
+    return e.address_len != 0 ? std::string_view(e.text) : std::string_view();
 }
 
-// The scope of a budget key, on an owner that may have no mail for it.
+// A destination draws on a budget of its own when its [domains] entry sets a
+// connection limit, a message or connection rate or a daily cap, or limits for
+// mail from the source address, or a group lists it.
+bool limited(const config::config& cfg, std::string_view domain) {
+    if (cfg.group_for(domain) != nullptr) return true;
+    const config::domain_policy& policy = cfg.policy_for(domain);
+    const config::throttle_limits& l = policy.limits;
+    std::string_view source = source_address(cfg);
+    return l.max_connections != 0 || !l.message_rate.unlimited() ||
+           !l.connection_rate.unlimited() || l.max_deliveries_per_day != 0 ||
+           (!source.empty() && config::find_source(policy.sources, source) != nullptr);
+}
+
+// A source budget's scope: the table's limits as they are (0: no limit), no
+// backoff (replies speak of the destination, whose budget has it).
+config::throttle_scope source_scope(std::string key, const config::source_limits* s) {
+    config::throttle_scope scope;
+    scope.key = std::move(key);
+    if (s != nullptr) scope.limits = s->limits;
+    if (scope.limits.max_connections == 0) scope.limits.max_connections = source_slots_unlimited;
+    return scope;
+}
+
+// The scope of a budget key, on an owner that may have no mail for it:
+// "gmail.com", "group:google", "source:192.0.2.1", "gmail.com|source:192.0.2.1".
 config::throttle_scope scope_for_key(const config::config& cfg, const std::string& key) {
     static constexpr std::string_view group_prefix = "group:";
+    if (std::size_t at = key.find(source_tag); at != std::string::npos) {
+        std::string_view address = std::string_view(key).substr(at + source_tag.size());
+        if (at == 0) return source_scope(key, cfg.source_for(address));
+        config::throttle_scope destination = scope_for_key(cfg, key.substr(0, at - 1));
+        const config::source_limits* s = destination.sources != nullptr
+                                             ? config::find_source(*destination.sources, address)
+                                             : nullptr;
+        return source_scope(key, s);
+    }
     if (key.starts_with(group_prefix)) {
         std::string_view name = std::string_view(key).substr(group_prefix.size());
         for (const config::group_policy& g : cfg.groups) {
@@ -96,7 +130,8 @@ struct budget_table::owned {
             b.rate_period_ms = static_cast<std::uint64_t>(scope.limits.message_rate.period.count());
         }
         if (const config::rate& c = scope.limits.connection_rate; !c.unlimited()) {
-            b.connect_count = std::max<std::uint64_t>(1, c.count * controller.rate_permille() / 1000);
+            b.connect_count =
+                std::max<std::uint64_t>(1, c.count * controller.rate_permille() / 1000);
             b.connect_period_ms = static_cast<std::uint64_t>(c.period.count());
         }
         b.daily_cap = scope.limits.max_deliveries_per_day;
@@ -115,7 +150,88 @@ budget_table::~budget_table() = default;
 
 budget* budget_table::budget_for(std::string_view domain) {
     if (!limited(_cfg, domain)) return nullptr;
-    config::throttle_scope scope = _cfg.throttle_for(domain);
+    return get(_cfg.throttle_for(domain));
+}
+
+void budget_table::join(engine::pool& p) {
+    if (p.budget != nullptr) p.budgets.push_back(p.budget);
+    std::string_view source = source_address(_cfg);
+    if (!source.empty()) {
+        std::string key = std::string(source_tag) + std::string(source);
+        if (const config::source_limits* s = _cfg.source_for(source)) {
+            if (budget* b = get(source_scope(key, s))) p.budgets.push_back(b);
+        }
+        const config::source_limits* pair =
+            p.budget != nullptr && p.budget->scope.sources != nullptr
+                ? config::find_source(*p.budget->scope.sources, source)
+                : nullptr;
+        if (pair != nullptr) {
+            if (budget* b = get(source_scope(p.budget->key + "|" + key, pair))) {
+                p.budgets.push_back(b);
+            }
+        }
+    }
+    for (budget* b : p.budgets) b->pools.push_back(&p);
+}
+
+bool budget_table::try_acquire_slots(engine::pool& p, std::uint64_t now_ms) {
+    for (std::size_t i = 0; i < p.budgets.size(); ++i) {
+        if (p.budgets[i]->borrower.try_acquire_slot(now_ms)) continue;
+        for (std::size_t k = 0; k < i; ++k) p.budgets[k]->borrower.cancel_slot();
+        return false;
+    }
+    return true;
+}
+
+void budget_table::release_slots(engine::pool& p) {
+    for (budget* b : p.budgets) release_slot(*b);
+}
+
+queue::send_verdict budget_table::try_send(engine::pool& p, std::uint64_t recipients,
+                                           std::uint64_t* wait_ms) {
+    std::uint64_t now_ms = runtime::monotonic_ms(), now_unix_ms = runtime::unix_ms();
+    for (std::size_t i = 0; i < p.budgets.size(); ++i) {
+        queue::lease_borrower& b = p.budgets[i]->borrower;
+        queue::send_verdict verdict = b.try_send(now_ms, now_unix_ms, recipients);
+        if (verdict == queue::send_verdict::ok) continue;
+        *wait_ms = verdict == queue::send_verdict::wait_rate ? b.wait_ms(now_ms) : 0;
+        for (std::size_t k = 0; k < i; ++k) {
+            p.budgets[k]->borrower.cancel_send(now_unix_ms, recipients);
+        }
+        return verdict;
+    }
+    return queue::send_verdict::ok;
+}
+
+std::uint64_t budget_table::daily_cut(const engine::pool& p, std::uint64_t recipients) const {
+    std::uint64_t now_unix_ms = runtime::unix_ms();
+    for (const budget* b : p.budgets) {
+        if (b->borrower.daily_spent(now_unix_ms)) {
+            recipients = std::min(recipients, b->borrower.daily_left(now_unix_ms));
+        }
+    }
+    return recipients;
+}
+
+bool budget_table::daily_spent(const engine::pool& p) const {
+    if (p.budgets.empty()) return false;
+    return daily_cut(p, 1) == 0;
+}
+
+bool budget_table::over_share(const engine::pool& p) const {
+    for (const budget* b : p.budgets) {
+        if (b->borrower.slots_in_use() > b->borrower.slots_limit()) return true;
+    }
+    return false;
+}
+
+void budget_table::give_back_daily(engine::pool& p, std::uint64_t recipients) {
+    if (recipients == 0) return;
+    std::uint64_t now_unix_ms = runtime::unix_ms();
+    for (budget* b : p.budgets) b->borrower.give_back_daily(now_unix_ms, recipients);
+}
+
+budget* budget_table::get(config::throttle_scope scope) {
     auto it = _by_key.find(scope.key);
     if (it != _by_key.end()) return it->second.get();
     auto b = std::make_unique<budget>();
@@ -146,10 +262,6 @@ void budget_table::release_slot(budget& b) {
     send_release(b, runtime::unix_ms(), false);
 }
 
-void budget_table::give_back_daily(budget& b, std::uint64_t recipients) {
-    if (recipients != 0) b.borrower.give_back_daily(runtime::unix_ms(), recipients);
-}
-
 void budget_table::send_release(budget& b, std::uint64_t now_unix_ms, bool idle) {
     std::optional<queue::lease_release> r =
         idle ? b.borrower.release_idle(now_unix_ms) : b.borrower.take_release(now_unix_ms);
@@ -171,8 +283,9 @@ void budget_table::send_demand(budget& b, unsigned slots_wanted, std::uint64_t m
 // this shard's blocks have left today.
 std::uint64_t budget_table::daily_wanted(budget& b, std::uint64_t now_unix_ms) const {
     if (b.scope.limits.max_deliveries_per_day == 0) return 0;
-    std::uint64_t wanted = b.daily_waiting;
+    std::uint64_t wanted = 0;
     for (engine::pool* p : b.pools) {
+        wanted += p->daily_waiting;
         if (p->dest != nullptr) wanted += p->dest->ready_recipients;
     }
     std::uint64_t left = b.borrower.daily_left(now_unix_ms);

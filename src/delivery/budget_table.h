@@ -6,14 +6,21 @@
 // * Borrower side: a `budget` per budget key this shard has mail for, holding a
 //   lease_borrower. The engine takes a slot before it opens a connection of a
 //   pool that draws on it and a token before each transaction; pump() reports
-//   the demand to the owner and gives an idle share back.
+//   the demand to the owner and gives an idle share back. A pool draws on up to
+//   three (engine::pool::budgets, in this order): its destination's, and when
+//   delivery.source_address is set, the source address's ([sources."ip"], key
+//   "source:ip") and the destination-from-source pair's (scope.sources, key
+//   "<destination key>|source:ip"); an attempt takes from each in turn and
+//   gives back what it took when a later one refuses.
 // * Owner side: for the keys this shard owns (queue::owner_shard), the
 //   throttle_controller (adaptive backoff; every change logged with its reason)
 //   and the lease_owner that lends the global budget in shares.
 //
-// A domain without configured limits (no [domains] max_connections,
-// message_rate or max_deliveries_per_day, no group) has no budget: its pool keeps delivery.max_connections
-// split over the shards. Runs on its shard only; no I/O but the mesh.
+// A domain without configured limits (no [domains] max_connections, message or
+// connection rate, max_deliveries_per_day or entry for the source address, no
+// group) has no budget of its own: its pool keeps delivery.max_connections split
+// over the shards (and draws on the source's budget, if any). Runs on its shard
+// only; no I/O but the mesh.
 #pragma once
 
 #include <cstdint>
@@ -48,9 +55,6 @@ struct budget {
     std::uint64_t demand_sent_ms = 0;
     std::uint64_t daily_wanted_sent = 0;
     queue::throttle_signal last_throttle = queue::throttle_signal::neutral;
-    // Daily cap: recipients of transactions waiting for a block of today's
-    // deliveries (they count in the demand's daily_wanted).
-    std::uint64_t daily_waiting = 0;
 
     const std::vector<std::string>& patterns() const;
 };
@@ -66,13 +70,33 @@ public:
     // The budget mail to `domain` draws on (created on first use), or nullptr when
     // the domain has no configured limits. Allocates nothing for such a domain.
     budget* budget_for(std::string_view domain);
+    // Lists in p.budgets what the pool draws on: p.budget (its destination's, if
+    // any), then the source address's and the destination-from-source budgets
+    // configured for delivery.source_address; the pool joins each one's pools.
+    void join(engine::pool& p);
+
+    // The attempt's side, over every budget of a pool, in order. Before a
+    // connection opens: a slot (and a connection token) from each, or none.
+    bool try_acquire_slots(engine::pool& p, std::uint64_t now_ms);
+    void release_slots(engine::pool& p);
+    // Before a transaction of `recipients`: a rate token and today's deliveries
+    // from each; when one refuses, the others' go back and *wait_ms says when
+    // to look again (0: when a grant comes).
+    queue::send_verdict try_send(engine::pool& p, std::uint64_t recipients,
+                                 std::uint64_t* wait_ms);
+    // `recipients`, cut to what budgets whose day is spent still have left.
+    std::uint64_t daily_cut(const engine::pool& p, std::uint64_t recipients) const;
+    // A budget of p has spent today's cap and has nothing left: p's mail waits.
+    bool daily_spent(const engine::pool& p) const;
+    // A budget of p now lends fewer slots than p's shard has in use.
+    bool over_share(const engine::pool& p) const;
+    // Recipients of a transaction that were not delivered (daily caps).
+    void give_back_daily(engine::pool& p, std::uint64_t recipients);
 
     // The outcome of an attempt, for the owner's adaptive controller.
     void record(budget& b, queue::throttle_signal signal);
     // A connection that held one of b's slots closed.
     void release_slot(budget& b);
-    // Recipients of a transaction that were not delivered (daily cap).
-    void give_back_daily(budget& b, std::uint64_t recipients);
     // Takes the messages other shards sent (on the shard's wake-up).
     void receive();
     // Demands, idle releases, the owned budgets' ticks and rebalances, messages to
@@ -85,6 +109,7 @@ public:
 private:
     struct owned;
 
+    budget* get(config::throttle_scope scope);
     void handle(unsigned from, budget_message&& m);
     void on_demand(const queue::lease_demand& d, const budget_message& m);
     void on_grant(const queue::lease_grant& g);

@@ -94,11 +94,11 @@ engine::pool& engine::add_pool(std::string key, const config::route* route,
     if (b != nullptr) {
         // The budget's slots are the limit; this bound only keeps a share sane.
         p->connections_max = b->scope.limits.max_connections;
-        b->pools.push_back(p.get());
     } else {
         unsigned limit = _cfg.delivery.max_connections;
         p->connections_max = std::max(1u, limit / _shards + (_shard < limit % _shards ? 1u : 0u));
     }
+    _budgets->join(*p);
     pool& ref = *p;
     _pools.emplace(ref.key, std::move(p));
     return ref;
@@ -290,8 +290,8 @@ void engine::requeue(pool& p, queue::job j) {
 
 void engine::start_connections(pool& p) {
     if (p.dest == nullptr || p.dest->ready.empty() || _stopping) return;
-    if (p.budget != nullptr && p.budget->borrower.daily_spent(runtime::unix_ms())) {
-        hold_until_tomorrow(p);   // the budget's daily cap is spent
+    if (_budgets->daily_spent(p)) {
+        hold_until_tomorrow(p);   // a budget's daily cap is spent
         return;
     }
     // Idle connections first: they are already open, and take a job when they resume.
@@ -307,10 +307,7 @@ void engine::start_connections(pool& p) {
     // eagerly), so the ready queue shrinks by one per connection started.
     while (p.dest->ready.size() > woken && p.connections < p.connections_max) {
         // A budgeted pool needs one of the shard's slots (none: wait for a grant).
-        if (p.budget != nullptr &&
-            !p.budget->borrower.try_acquire_slot(runtime::monotonic_ms())) {
-            break;
-        }
+        if (!_budgets->try_acquire_slots(p, runtime::monotonic_ms())) break;
         ++p.connections;
         ++p.starting;
         ++_stats.connections;

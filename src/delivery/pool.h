@@ -48,6 +48,10 @@ struct engine::pool {
     // connections_max is this shard's share of delivery.max_connections.
     // Qualified: a member may not change the meaning of the type name in its class.
     delivery::budget* budget = nullptr;
+    // Every budget it draws on, in the order an attempt takes them: `budget`,
+    // then source budgets (budget_table::join). Empty: no budget at all.
+    std::vector<delivery::budget*> budgets;
+    std::uint64_t daily_waiting = 0;          // recipients waiting for a daily block
     unsigned connections_max = 1;             // this shard's share
     unsigned recipients_max = 0;              // RCPTs per transaction (0: the job's all)
     unsigned connections = 0;                 // alive

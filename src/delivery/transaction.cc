@@ -174,31 +174,29 @@ queue::throttle_signal failure_signal(const smtp::reply& why,
 // spent here (borrower.daily_spent(): the pool's mail waits for 00:00 UTC).
 runtime::task<std::uint64_t> wait_send_turn(engine* e, engine::pool* p,
                                             std::uint64_t recipients) {
-    delivery::budget& pool_budget = *p->budget;
-    queue::lease_borrower& b = pool_budget.borrower;
-    std::uint64_t waiting = 0;       // counted in pool_budget.daily_waiting
+    budget_table& budgets = e->budgets();
+    std::uint64_t waiting = 0;       // counted in p->daily_waiting
     std::uint64_t allowed = 0;
     for (int waits = 0; waits < send_waits_max; ++waits) {
-        if (e->stopping() || b.slots_in_use() > b.slots_limit()) break;
-        std::uint64_t now = runtime::monotonic_ms(), now_unix = runtime::unix_ms();
-        if (b.daily_spent(now_unix)) recipients = std::min(recipients, b.daily_left(now_unix));
+        if (e->stopping() || budgets.over_share(*p)) break;
+        recipients = budgets.daily_cut(*p, recipients);
         if (recipients == 0) break;
-        queue::send_verdict verdict = b.try_send(now, now_unix, recipients);
+        std::uint64_t wait_ms = 0;
+        queue::send_verdict verdict = budgets.try_send(*p, recipients, &wait_ms);
         if (verdict == queue::send_verdict::ok) {
             allowed = recipients;
             break;
         }
         if (verdict == queue::send_verdict::wait_daily && waiting == 0) {
             waiting = recipients;
-            pool_budget.daily_waiting += waiting;
+            p->daily_waiting += waiting;
             e->poke();   // the next demand asks the owner for a block
         }
-        std::uint64_t wait_ms = verdict == queue::send_verdict::wait_rate ? b.wait_ms(now) : 0;
         if (wait_ms == 0) wait_ms = send_blocked_wait_ms;
         runtime::io::sleep_for pause(std::min(wait_ms, send_wait_step_ms));
         co_await pause;
     }
-    pool_budget.daily_waiting -= waiting;
+    p->daily_waiting -= waiting;
     co_return allowed;
 }
 
@@ -215,7 +213,7 @@ void keep_first(engine* e, engine::pool* p, queue::job& j, std::size_t count) {
 
 // Recipients that took today's deliveries but were not delivered give them back.
 void give_back_daily(engine* e, engine::pool* p, std::uint64_t recipients) {
-    if (p->budget != nullptr) e->budgets().give_back_daily(*p->budget, recipients);
+    e->budgets().give_back_daily(*p, recipients);
 }
 
 bool ascii(std::string_view text) {
@@ -401,7 +399,7 @@ runtime::task<void> run_connection(engine* e, engine::pool* p) {
                                       ? p->budget->scope.limits.max_messages_per_connection
                                       : e->_cfg.delivery.max_messages_per_connection;
         for (bool alive = true; alive;) {
-            if (p->budget != nullptr) {
+            if (!p->budgets.empty()) {
                 std::uint64_t turn = co_await wait_send_turn(e, p, j.recipients.size());
                 if (turn == 0) {
                     e->requeue(*p, std::move(j));
@@ -443,15 +441,15 @@ runtime::task<void> run_connection(engine* e, engine::pool* p) {
             }
             if (p->budget != nullptr) {
                 e->budgets().record(*p->budget, signal_of(t, p->budget->patterns()));
-                give_back_daily(e, p, j.recipients.size() - t.delivered());
             }
+            give_back_daily(e, p, j.recipients.size() - t.delivered());
             t.settle();
             if (!alive || ++sent >= per_connection) break;
             alive = co_await next_job(e, p, &c, &j);
         }
         if (c.fd >= 0) {
             static constexpr std::string_view quit = "QUIT\r\n";
-            if (p->budget != nullptr) {
+            if (!p->budgets.empty()) {
                 // The slot is given back only once the receiver has answered QUIT
                 // (it closes then), so that the receiver, which counts connections
                 // until it sees them close, never counts more than the limit.
@@ -471,7 +469,7 @@ runtime::task<void> run_connection(engine* e, engine::pool* p) {
     if (c.fd >= 0) ::close(c.fd);
     --p->connections;
     // Every connection of a budgeted pool took a slot (engine::start_connections).
-    if (p->budget != nullptr) e->budgets().release_slot(*p->budget);
+    e->budgets().release_slots(*p);
     e->poke();
 }
 

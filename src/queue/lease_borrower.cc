@@ -49,6 +49,16 @@ void lease_borrower::give_back_daily(std::uint64_t now_unix_ms, std::uint64_t re
     if (_share.daily_limited && now_unix_ms / day_ms == _daily_day) _daily_left += recipients;
 }
 
+void lease_borrower::cancel_slot() {
+    _slots.release();
+    _connect.give_back(1);
+}
+
+void lease_borrower::cancel_send(std::uint64_t now_unix_ms, std::uint64_t recipients) {
+    _rate.give_back(1);
+    give_back_daily(now_unix_ms, recipients);
+}
+
 void lease_borrower::apply(const lease_share& share, std::uint64_t seq, std::uint64_t now_ms) {
     _share = share;
     _seq = seq;

@@ -21,6 +21,9 @@ cap delivers them, each once); a 25-recipient message under a cap of 10 goes
 out cut to 10.
 A connection_rate of 10/s with one message per connection holds within 5%
 over a 12 s window, counted at the receiver's accepts.
+With delivery.source_address 127.0.0.1, [sources."127.0.0.1"] max_connections
+= 2 caps two domains without limits of their own together at 2 connections,
+and a [domains."x".sources."127.0.0.1"] max_connections = 1 holds for x.
 Prints "ok - name" / "not ok - name: reason"; the last line is
 "N passed, N failed". Every wait is bounded; loopback only.
 """
@@ -43,11 +46,12 @@ DELIVERY_TIMEOUT_S = 60
 RATE_WARMUP_MESSAGES = 50
 
 
-def blast(ctx, relay, messages, domain_format, connections=12):
-    """Injects `messages` to user<i>@<domain> over `connections` client connections."""
+def blast(ctx, relay, messages, domain_format, connections=12, domains=1):
+    """Injects `messages` to user<i>@<domain> over `connections` client connections,
+    spread over `domains` domains."""
     p = subprocess.run([ctx.blast_exe, "--server", "127.0.0.1:%d" % relay.port,
                         "--messages", str(messages), "--size", "1500",
-                        "--connections", str(connections), "--domains", "1",
+                        "--connections", str(connections), "--domains", str(domains),
                         "--domain-format", domain_format, "--json", "--timeout-s", "60"],
                        capture_output=True, timeout=120)
     expect(p.returncode == 0, "blast: %s" % p.stderr.decode()[-300:])
@@ -298,6 +302,39 @@ def check_connection_rate_across_shards(ctx):
           "accepted per shard %r" % (measured, window_s, busiest, accepted))
 
 
+def check_source_limits_across_domains(ctx):
+    # delivery.source_address with [sources."127.0.0.1"] max_connections = 2:
+    # src0 and src1, without limits of their own, share 2 connections (one
+    # receiver counts them together); src2 from that address also has
+    # [domains."src2.example".sources."127.0.0.1"] max_connections = 1 (another
+    # receiver counts it). Slow receivers, so that connections pile up.
+    shared = ctx.receiver(data_delay_s=0.005)
+    paired = ctx.receiver(data_delay_s=0.005)
+    relay = ctx.relay({"src0.example": "127.0.0.1:%d" % shared.port,
+                       "src1.example": "127.0.0.1:%d" % shared.port,
+                       "src2.example": "127.0.0.1:%d" % paired.port},
+                      '[delivery]\nsource_address = "127.0.0.1"\n'
+                      '[sources."127.0.0.1"]\nmax_connections = 2\n'
+                      '[domains."src2.example".sources."127.0.0.1"]\nmax_connections = 1\n')
+    count = 900
+    blast(ctx, relay, count, "src%u.example", domains=3)
+    wait_received(shared, count * 2 // 3)
+    messages = wait_received(paired, count // 3)
+    recipients = sorted(r for m in shared.received() + messages for r in m.rcpt_to)
+    expect(len(recipients) == count and len(set(recipients)) == count,
+           "%d recipients arrived, %d distinct, want %d" % (len(recipients),
+                                                            len(set(recipients)), count))
+    expect(shared.peak <= 2, "%d connections at once from a source with max_connections = 2"
+           % shared.peak)
+    expect(shared.peak == 2, "the two domains never had 2 connections at once: %d"
+           % shared.peak)
+    expect(paired.peak == 1, "%d connections at once to src2.example from the source, "
+           "max_connections = 1" % paired.peak)
+    accepted = expect_both_shards(relay)
+    print("# [sources] max_connections 2: peak %d for two domains; src2 from the source: "
+          "peak %d; accepted per shard %r" % (shared.peak, paired.peak, accepted))
+
+
 class context(check_context):
     def __init__(self, build_root, workdir):
         super().__init__(build_root, workdir)
@@ -325,7 +362,7 @@ class context(check_context):
 CHECKS = [check_connection_limit_across_shards, check_unlimited_domain_keeps_split,
           check_message_rate_across_shards, check_421_shrinks_the_budget,
           check_recipients_per_message, check_daily_cap_across_shards,
-          check_connection_rate_across_shards]
+          check_connection_rate_across_shards, check_source_limits_across_domains]
 
 if __name__ == "__main__":
     sys.exit(run_checks(CHECKS, context, "ringmta-throttle-"))

@@ -268,6 +268,13 @@ TEST_CASE("rates are split by messages ready and add up to the budget") {
     }
     CHECK(sent >= 750);
     CHECK(sent <= 750 + 8);   // plus the burst it started with
+    // A send cancelled (another budget refused it) gives its token back.
+    const std::uint64_t later = h.now_ms + 20'000;
+    for (int n = 0; n < 100 && b.try_send(later, h.now_unix_ms, 1) == send_verdict::ok; ++n) {}
+    REQUIRE(b.try_send(later, h.now_unix_ms, 1) == send_verdict::wait_rate);   // burst spent
+    b.cancel_send(h.now_unix_ms, 1);
+    CHECK(b.try_send(later, h.now_unix_ms, 1) == send_verdict::ok);
+    CHECK(b.try_send(later, h.now_unix_ms, 1) == send_verdict::wait_rate);
 }
 
 TEST_CASE("connection rates are split like message rates; a slot needs a token") {
@@ -303,6 +310,12 @@ TEST_CASE("connection rates are split like message rates; a slot needs a token")
     CHECK_FALSE(b.try_acquire_slot(h.now_ms + 20'801));    // a slot, but no token yet
     CHECK(b.connect_wait_ms(h.now_ms + 20'801) > 0);
     CHECK(b.slots_in_use() == 3);
+    // Cancelled (another budget refused the attempt): the slot and the token return.
+    REQUIRE(b.try_acquire_slot(h.now_ms + 21'000));
+    CHECK_FALSE(b.try_acquire_slot(h.now_ms + 21'000));   // 4 in use
+    b.cancel_slot();
+    CHECK(b.slots_in_use() == 3);
+    CHECK(b.try_acquire_slot(h.now_ms + 21'000));   // the same token, once more
 }
 
 TEST_CASE("a revoke counts only when answered; a crossing release is ignored") {

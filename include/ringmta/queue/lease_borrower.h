@@ -37,6 +37,12 @@ public:
                           std::uint64_t recipients);
     std::uint64_t wait_ms(std::uint64_t now_ms) { return _rate.wait_ms(now_ms); }
     void give_back_daily(std::uint64_t now_unix_ms, std::uint64_t recipients);
+    // An attempt draws on several budgets (a destination's, a source's) and
+    // takes from each in turn; when a later one refuses, what the earlier ones
+    // took goes back: the slot and its connection token, or the rate token and
+    // the recipients from today's block.
+    void cancel_slot();
+    void cancel_send(std::uint64_t now_unix_ms, std::uint64_t recipients);
 
     void on_grant(const lease_grant& grant, std::uint64_t now_ms);
     void on_revoke(const lease_revoke& revoke, std::uint64_t now_ms);

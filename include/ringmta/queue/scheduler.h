@@ -2,8 +2,8 @@
 //
 // A message's pending recipients are split into jobs: the recipients that share a
 // destination (a next-hop pool), at most `recipients_per_job` of them, delivered
-// in one SMTP transaction (or split further when taken: take()'s recipients_max). Ready jobs wait per destination in FIFO order; the
-// delivery side takes them. A deferred job sleeps in a min-heap until its retry
+// in one SMTP transaction (or split further when taken: take()'s recipients_max).
+// Ready jobs wait per destination in FIFO order; the delivery side takes them. A deferred job sleeps in a min-heap until its retry
 // time, then rejoins its destination's ready queue.
 //
 // Retry schedule (Postfix's is the model): exponential backoff, attempt n waits
