@@ -82,8 +82,7 @@ config::throttle_scope scope_for_key(const config::config& cfg, const std::strin
     if (key.starts_with(group_prefix)) {
         std::string_view name = std::string_view(key).substr(group_prefix.size());
         for (const config::group_policy& g : cfg.groups) {
-            if (g.name != name || g.domains.empty()) continue;
-            return cfg.throttle_for(g.domains.front());
+            if (g.name == name) return cfg.group_scope(g);   // members by MX too
         }
     }
     return cfg.throttle_for(key);
@@ -144,7 +143,9 @@ struct budget_table::owned {
 
 budget_table::budget_table(const config::config& cfg, runtime::notifier& wake, unsigned shard,
                            unsigned shards)
-    : _cfg(cfg), _wake(wake), _shard(shard), _shards(shards), _outbox(shards) {}
+    : _cfg(cfg), _wake(wake), _shard(shard), _shards(shards), _outbox(shards) {
+    for (const config::group_policy& g : cfg.groups) _mx_groups = _mx_groups || !g.mx.empty();
+}
 
 budget_table::~budget_table() = default;
 
@@ -154,6 +155,10 @@ budget* budget_table::budget_for(std::string_view domain) {
 }
 
 void budget_table::join(engine::pool& p) {
+    // A domain routed by MX may join a group by its exchangers' names: until
+    // they are known (regroup), its pool opens no connection.
+    p.group_pending = p.route == nullptr && _mx_groups &&
+                      (p.budget == nullptr || p.budget->scope.group == nullptr);
     if (p.budget != nullptr) p.budgets.push_back(p.budget);
     std::string_view source = source_address(_cfg);
     if (!source.empty()) {
@@ -172,6 +177,24 @@ void budget_table::join(engine::pool& p) {
         }
     }
     for (budget* b : p.budgets) b->pools.push_back(&p);
+}
+
+void budget_table::regroup(engine::pool& p, std::span<const std::string> mx_hosts) {
+    const config::group_policy* group = _cfg.group_for(p.key, mx_hosts);
+    if (group == nullptr || p.connections != 0) return;
+    budget* b = get(_cfg.group_scope(*group));
+    if (b == nullptr || b == p.budget) return;
+    // No connection is open: nothing holds a slot of the budgets it leaves.
+    for (budget* old : p.budgets) std::erase(old->pools, &p);
+    p.budgets.clear();
+    p.budget = b;
+    p.connections_max = b->scope.limits.max_connections;
+    p.recipients_max = b->scope.limits.max_recipients_per_message;
+    join(p);
+    std::string hosts;
+    for (const std::string& h : mx_hosts) hosts += (hosts.empty() ? "" : ", ") + h;
+    log_info("delivery: %s joins %s by its exchangers (%s)", p.key.c_str(), b->key.c_str(),
+             hosts.c_str());
 }
 
 bool budget_table::try_acquire_slots(engine::pool& p, std::uint64_t now_ms) {

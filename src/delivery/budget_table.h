@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -74,6 +75,10 @@ public:
     // any), then the source address's and the destination-from-source budgets
     // configured for delivery.source_address; the pool joins each one's pools.
     void join(engine::pool& p);
+    // A pool routed by MX whose exchangers are now known: when they make its
+    // domain a member of a group ([groups] mx patterns), the pool leaves its
+    // budgets and joins the group's. Only before its first connection.
+    void regroup(engine::pool& p, std::span<const std::string> mx_hosts);
 
     // The attempt's side, over every budget of a pool, in order. Before a
     // connection opens: a slot (and a connection token) from each, or none.
@@ -135,6 +140,7 @@ private:
     std::vector<std::deque<budget_message>> _outbox;   // per shard: a full ring's backlog
     std::vector<queue::lease_message> _out;            // rebalance's output, reused
     std::uint64_t _owner_tick_ms = 0;                  // the owned budgets' next rebalance
+    bool _mx_groups = false;                           // a [groups] entry has mx patterns
 };
 
 }  // namespace ringmta::delivery

@@ -290,6 +290,7 @@ void engine::requeue(pool& p, queue::job j) {
 
 void engine::start_connections(pool& p) {
     if (p.dest == nullptr || p.dest->ready.empty() || _stopping) return;
+    if (!group_decided(this, &p)) return;   // a group by MX: not before the lookup
     if (_budgets->daily_spent(p)) {
         hold_until_tomorrow(p);   // a budget's daily cap is spent
         return;

@@ -52,6 +52,10 @@ struct engine::pool {
     // then source budgets (budget_table::join). Empty: no budget at all.
     std::vector<delivery::budget*> budgets;
     std::uint64_t daily_waiting = 0;          // recipients waiting for a daily block
+    // Routed by MX while a group has mx patterns: the budget waits for the
+    // exchangers' names (group_decided), before the first connection.
+    bool group_pending = false;
+    bool group_resolving = false;
     unsigned connections_max = 1;             // this shard's share
     unsigned recipients_max = 0;              // RCPTs per transaction (0: the job's all)
     unsigned connections = 0;                 // alive
@@ -83,6 +87,10 @@ runtime::task<std::string> start_tls(engine::connection* c, tls::context* ctx,
 // Where to deliver the pool's mail: static next hops, or the domain's exchangers
 // from DNS. An empty list comes with `*why`: a 5xx reply (bounce: null MX,
 // NXDOMAIN, ...) or a 4xx one (defer: DNS failure, every exchanger down).
+// Whether the pool's budget is decided; a pending one starts its MX lookup
+// (once), after which budget_table::regroup may move the pool into a group.
+bool group_decided(engine* e, engine::pool* p);
+
 runtime::task<std::vector<candidate>> find_candidates(engine* e, engine::pool* p,
                                                       smtp::reply* why);
 // Connects to the first candidate that greets, says EHLO (HELO fallback) and

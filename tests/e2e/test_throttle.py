@@ -24,6 +24,8 @@ over a 12 s window, counted at the receiver's accepts.
 With delivery.source_address 127.0.0.1, [sources."127.0.0.1"] max_connections
 = 2 caps two domains without limits of their own together at 2 connections,
 and a [domains."x".sources."127.0.0.1"] max_connections = 1 holds for x.
+Two domains routed by MX through dnsmasq on loopback, whose exchangers match a
+group's mx pattern, share its max_connections of 2 (each is logged joining it).
 Prints "ok - name" / "not ok - name: reason"; the last line is
 "N passed, N failed". Every wait is bounded; loopback only.
 """
@@ -38,6 +40,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from peers import (check_context, check_failed, expect, free_port,  # noqa: E402
                    ringmta_process, run_checks)
+from dns_server import dnsmasq  # noqa: E402
 from smtp_receiver import receiver  # noqa: E402
 
 DELIVERY_TIMEOUT_S = 60
@@ -335,10 +338,41 @@ def check_source_limits_across_domains(ctx):
           "peak %d; accepted per shard %r" % (shared.peak, paired.peak, accepted))
 
 
+def check_group_by_mx_pattern(ctx):
+    # grp0.test and grp1.test are routed by MX (dnsmasq on loopback): their
+    # exchangers mx0/mx1.mail.grp.test match [groups."grp"] mx = "*.mail.grp.test",
+    # so both draw on the group's max_connections of 2, found once the MX
+    # lookup answered. One slow receiver is both exchangers.
+    sink = ctx.receiver(data_delay_s=0.005)
+    records = []
+    for i in range(2):
+        records += ["--mx-host=grp%d.test,mx%d.mail.grp.test,10" % (i, i),
+                    "--host-record=mx%d.mail.grp.test,127.0.0.1" % i]
+    dns = dnsmasq(ctx.workdir, records)
+    ctx.cleanup.append(dns.stop)
+    relay = ctx.relay({}, '[delivery]\nport = %d\n[groups."grp"]\nmx = ["*.mail.grp.test"]\n'
+                      'max_connections = 2\n' % sink.port, dns=dns.address)
+    count = 600
+    blast(ctx, relay, count, "grp%u.test", domains=2)
+    messages = wait_received(sink, count)
+    recipients = sorted(r for m in messages for r in m.rcpt_to)
+    expect(len(recipients) == count and len(set(recipients)) == count,
+           "%d recipients arrived, %d distinct, want %d" % (len(recipients),
+                                                            len(set(recipients)), count))
+    expect(sink.peak == 2, "%d connections at once for two domains in a group by MX with "
+           "max_connections = 2" % sink.peak)
+    joined = set(re.findall(r"delivery: (grp\d\.test) joins group:grp", relay.log()))
+    expect(joined == {"grp0.test", "grp1.test"}, "domains that joined the group: %r" % joined)
+    accepted = expect_both_shards(relay)
+    print("# group by MX pattern, max_connections 2: peak %d for two domains, accepted per "
+          "shard %r" % (sink.peak, accepted))
+
+
 class context(check_context):
     def __init__(self, build_root, workdir):
         super().__init__(build_root, workdir)
         self.receivers = []
+        self.cleanup = []   # more to stop, last first
 
     def receiver(self, data_delay_s=0):
         r = receiver("127.0.0.1", free_port(), data_delay_s=data_delay_s)
@@ -346,9 +380,9 @@ class context(check_context):
         self.receivers.append(r)
         return r
 
-    def relay(self, routes, extra=""):
+    def relay(self, routes, extra="", dns=None):
         r = ringmta_process(self.ringmta, self.workdir, routes, extra,
-                            name="ringmta%d" % (len(self.processes) + 1))
+                            name="ringmta%d" % (len(self.processes) + 1), dns=dns)
         self.processes.append(r)
         return r.start()
 
@@ -357,12 +391,19 @@ class context(check_context):
         for r in self.receivers:
             r.stop()
         self.receivers = []
+        for stop in reversed(self.cleanup):
+            try:
+                stop()
+            except Exception:  # cleanup must go on
+                pass
+        self.cleanup = []
 
 
 CHECKS = [check_connection_limit_across_shards, check_unlimited_domain_keeps_split,
           check_message_rate_across_shards, check_421_shrinks_the_budget,
           check_recipients_per_message, check_daily_cap_across_shards,
-          check_connection_rate_across_shards, check_source_limits_across_domains]
+          check_connection_rate_across_shards, check_source_limits_across_domains,
+          check_group_by_mx_pattern]
 
 if __name__ == "__main__":
     sys.exit(run_checks(CHECKS, context, "ringmta-throttle-"))
