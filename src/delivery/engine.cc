@@ -107,7 +107,8 @@ engine::pool& engine::add_pool(std::string key, const config::route* route,
 engine::pool& engine::pool_for(const config::route& route, std::string_view domain) {
     std::string key = std::string(route_pool_prefix) + route.domain;
     // Mail for a domain with a budget of its own gets a pool of its own on the
-    // route ("route:*|limited.example"), so a pool draws on one budget at most.
+    // route ("route:*|limited.example"), so a pool draws on one destination
+    // budget at most (and on source budgets: budget_table::join).
     budget* b = _budgets->budget_for(domain);
     unsigned recipients_max = recipients_max_of(_cfg, domain, b);
     if (b != nullptr && b->key != route.domain) {
@@ -307,7 +308,7 @@ void engine::start_connections(pool& p) {
     // A new connection takes its first job before spawn() returns (tasks start
     // eagerly), so the ready queue shrinks by one per connection started.
     while (p.dest->ready.size() > woken && p.connections < p.connections_max) {
-        // A budgeted pool needs one of the shard's slots (none: wait for a grant).
+        // A budgeted pool needs a slot of each budget (none: wait for a grant).
         if (!_budgets->try_acquire_slots(p, runtime::monotonic_ms())) break;
         ++p.connections;
         ++p.starting;
