@@ -79,20 +79,23 @@ throttle_limits config::limits_for(const throttle_limits& limits) const noexcept
 
 throttle_scope config::throttle_for(std::string_view domain,
                                     std::span<const std::string> mx_hosts) const {
+    if (const group_policy* group = group_for(domain, mx_hosts)) return group_scope(*group);
     throttle_scope scope;
-    if (const group_policy* group = group_for(domain, mx_hosts)) {
-        scope.key = "group:" + group->name;
-        scope.limits = limits_for(group->limits);
-        scope.backoff = &group->backoff;
-        scope.sources = &group->sources;
-        scope.group = group;
-        return scope;
-    }
     const domain_policy& policy = policy_for(domain);
     scope.key = detail::lowercase(without_root_dot(domain));
     scope.limits = limits_for(policy.limits);
     scope.backoff = &policy.backoff;
     scope.sources = &policy.sources;
+    return scope;
+}
+
+throttle_scope config::group_scope(const group_policy& group) const {
+    throttle_scope scope;
+    scope.key = "group:" + group.name;
+    scope.limits = limits_for(group.limits);
+    scope.backoff = &group.backoff;
+    scope.sources = &group.sources;
+    scope.group = &group;
     return scope;
 }
 

@@ -54,8 +54,7 @@ std::vector<engine::destination_report> engine::report_destinations() const {
         destination_report& r = out[it->second];
         observe::domain_summary& d = r.summary;
         if (p->dest != nullptr) {
-            std::uint64_t ready = 0;
-            p->dest->ready.for_each([&ready](const queue::job& j) { ready += j.recipients.size(); });
+            std::uint64_t ready = p->dest->ready_recipients;
             d.queued += p->dest->queued_recipients;
             d.deferred += p->dest->queued_recipients - std::min(ready, p->dest->queued_recipients);
         }

@@ -6,19 +6,27 @@
 // * Borrower side: a `budget` per budget key this shard has mail for, holding a
 //   lease_borrower. The engine takes a slot before it opens a connection of a
 //   pool that draws on it and a token before each transaction; pump() reports
-//   the demand to the owner and gives an idle share back.
+//   the demand to the owner and gives an idle share back. A pool draws on up to
+//   three (engine::pool::budgets, in this order): its destination's, and when
+//   delivery.source_address is set, the source address's ([sources."ip"], key
+//   "source:ip") and the destination-from-source pair's (scope.sources, key
+//   "<destination key>|source:ip"); an attempt takes from each in turn and
+//   gives back what it took when a later one refuses.
 // * Owner side: for the keys this shard owns (queue::owner_shard), the
 //   throttle_controller (adaptive backoff; every change logged with its reason)
 //   and the lease_owner that lends the global budget in shares.
 //
-// A domain without configured limits (no [domains] max_connections or
-// message_rate, no group) has no budget: its pool keeps delivery.max_connections
-// split over the shards. Runs on its shard only; no I/O but the mesh.
+// A domain without configured limits (no [domains] max_connections, message or
+// connection rate, max_deliveries_per_day or entry for the source address, no
+// group) has no budget of its own: its pool keeps delivery.max_connections split
+// over the shards (and draws on the source's budget, if any). Runs on its shard
+// only; no I/O but the mesh.
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -47,6 +55,7 @@ struct budget {
     unsigned slots_wanted_sent = 0;
     bool mail_sent = false;
     std::uint64_t demand_sent_ms = 0;
+    std::uint64_t daily_wanted_sent = 0;
     queue::throttle_signal last_throttle = queue::throttle_signal::neutral;
 
     const std::vector<std::string>& patterns() const;
@@ -63,6 +72,32 @@ public:
     // The budget mail to `domain` draws on (created on first use), or nullptr when
     // the domain has no configured limits. Allocates nothing for such a domain.
     budget* budget_for(std::string_view domain);
+    // Lists in p.budgets what the pool draws on: p.budget (its destination's, if
+    // any), then the source address's and the destination-from-source budgets
+    // configured for delivery.source_address; the pool joins each one's pools.
+    void join(engine::pool& p);
+    // A pool routed by MX whose exchangers are now known: when they make its
+    // domain a member of a group ([groups] mx patterns), the pool leaves its
+    // budgets and joins the group's. Only before its first connection.
+    void regroup(engine::pool& p, std::span<const std::string> mx_hosts);
+
+    // The attempt's side, over every budget of a pool, in order. Before a
+    // connection opens: a slot (and a connection token) from each, or none.
+    bool try_acquire_slots(engine::pool& p, std::uint64_t now_ms);
+    void release_slots(engine::pool& p);
+    // Before a transaction of `recipients`: a rate token and today's deliveries
+    // from each; when one refuses, the others' go back and *wait_ms says when
+    // to look again (0: when a grant comes).
+    queue::send_verdict try_send(engine::pool& p, std::uint64_t recipients,
+                                 std::uint64_t* wait_ms);
+    // `recipients`, cut to what budgets whose day is spent still have left.
+    std::uint64_t daily_cut(const engine::pool& p, std::uint64_t recipients) const;
+    // A budget of p has spent today's cap and has nothing left: p's mail waits.
+    bool daily_spent(const engine::pool& p) const;
+    // A budget of p now lends fewer slots than p's shard has in use.
+    bool over_share(const engine::pool& p) const;
+    // Recipients of a transaction that were not delivered (daily caps).
+    void give_back_daily(engine::pool& p, std::uint64_t recipients);
 
     // The outcome of an attempt, for the owner's adaptive controller.
     void record(budget& b, queue::throttle_signal signal);
@@ -90,12 +125,14 @@ public:
 private:
     struct owned;
 
+    budget* get(config::throttle_scope scope);
     void handle(unsigned from, budget_message&& m);
     void on_demand(const queue::lease_demand& d, const budget_message& m);
     void on_grant(const queue::lease_grant& g);
     void on_revoke(const queue::lease_revoke& r);
     void send_demand(budget& b, unsigned slots_wanted, std::uint64_t messages,
-                     std::uint64_t now_ms);
+                     std::uint64_t daily_wanted, std::uint64_t now_ms);
+    std::uint64_t daily_wanted(budget& b, std::uint64_t now_unix_ms) const;
     void send_release(budget& b, std::uint64_t now_unix_ms, bool idle);
     void rebalance(owned& o, std::uint64_t now_ms);
     void log_change(const std::string& key, const queue::throttle_change& change);
@@ -115,6 +152,7 @@ private:
     std::vector<queue::lease_message> _out;            // rebalance's output, reused
     std::uint64_t _owner_tick_ms = 0;                  // the owned budgets' next rebalance
     observe::mta_metrics* _metrics = nullptr;
+    bool _mx_groups = false;                           // a [groups] entry has mx patterns
 };
 
 }  // namespace ringmta::delivery

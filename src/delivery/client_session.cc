@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "budget_table.h"
 #include "pool.h"
 #include "ringmta/runtime/log.h"
 #include "ringmta/runtime/net.h"
@@ -224,6 +225,33 @@ runtime::task<std::string> start_tls(engine::connection* c, tls::context* ctx,
         c->tls->put_input(std::string_view(c->receive.get(), static_cast<std::size_t>(n)));
     }
     co_return std::string("the handshake did not finish");
+}
+
+namespace {
+
+// Looks the exchangers up (the resolver caches them for find_candidates) and
+// lets budget_table decide the group. A failed lookup leaves the pool with its
+// own budget; its connection then defers on the same failure.
+runtime::task<void> decide_group(engine* e, engine::pool* p) {
+    dns::mx_result mx = co_await e->resolver().resolve_mx(p->key);
+    if (mx.status == dns::mx_status::exchangers) {
+        std::vector<std::string> hosts;
+        for (const dns::exchanger& x : mx.exchangers) hosts.push_back(x.name);
+        e->budgets().regroup(*p, hosts);
+    }
+    p->group_pending = false;
+    e->poke();
+}
+
+}  // namespace
+
+bool group_decided(engine* e, engine::pool* p) {
+    if (!p->group_pending) return true;
+    if (!p->group_resolving) {
+        p->group_resolving = true;
+        runtime::spawn(decide_group(e, p));   // may finish at once (a cached answer)
+    }
+    return !p->group_pending;
 }
 
 runtime::task<std::vector<candidate>> find_candidates(engine* e, engine::pool* p,

@@ -46,13 +46,33 @@ dns::resolver_options resolver_options_of(const config::config& cfg) {
 // route key because route pools carry this prefix.
 constexpr std::string_view route_pool_prefix = "route:";
 
+// Jobs are cut at the largest max_recipients_per_message any destination
+// takes; each pool then takes at most its own per transaction (scheduler::take).
+std::size_t recipients_per_job_of(const config::config& cfg) {
+    std::size_t n = cfg.delivery.max_recipients_per_transaction;
+    for (const config::domain_policy& d : cfg.domains) {
+        n = std::max<std::size_t>(n, d.limits.max_recipients_per_message);
+    }
+    for (const config::group_policy& g : cfg.groups) {
+        n = std::max<std::size_t>(n, g.limits.max_recipients_per_message);
+    }
+    return n;
+}
+
+// RCPTs per transaction for mail to `domain`: its budget's (a group's limits
+// replace the domain's), else its [domains] entry's, else the [delivery] default.
+unsigned recipients_max_of(const config::config& cfg, std::string_view domain,
+                           const budget* b) {
+    if (b != nullptr) return b->scope.limits.max_recipients_per_message;
+    return cfg.limits_for(cfg.policy_for(domain).limits).max_recipients_per_message;
+}
+
 }  // namespace
 
 engine::engine(const config::config& cfg, journal::journal& log, journal::id_generator& ids,
                observe::accounting_log* accounting, unsigned shard, unsigned shards)
     : _cfg(cfg), _log(log), _ids(ids), _accounting(accounting), _shard(shard),
-      _shards(shards), _scheduler(policy_of(cfg.delivery),
-                                  cfg.delivery.max_recipients_per_transaction),
+      _shards(shards), _scheduler(policy_of(cfg.delivery), recipients_per_job_of(cfg)),
       _cache(cfg.journal.cache_size / std::max(1u, shards)),
       _resolver(std::make_unique<dns::resolver>(resolver_options_of(cfg))),
       _ehlo_name(cfg.delivery.ehlo_name.empty() ? cfg.server.hostname : cfg.delivery.ehlo_name),
@@ -77,7 +97,6 @@ engine::pool& engine::add_pool(std::string key, const config::route* route,
     if (b != nullptr) {
         // The budget's slots are the limit; this bound only keeps a share sane.
         p->connections_max = b->scope.limits.max_connections;
-        b->pools.push_back(p.get());
     } else {
         unsigned limit = _cfg.delivery.max_connections;
         p->connections_max = std::max(1u, limit / _shards + (_shard < limit % _shards ? 1u : 0u));
@@ -94,6 +113,7 @@ engine::pool& engine::add_pool(std::string key, const config::route* route,
     if (queue::owner_shard(p->label, _shards) == _shard) {
         p->suspended_gauge = &_metrics.suspended.gauge_for({p->label});
     }
+    _budgets->join(*p);
     pool& ref = *p;
     _pools.emplace(ref.key, std::move(p));
     // A suspension the operator made before the pool existed applies to it.
@@ -109,13 +129,21 @@ engine::pool& engine::add_pool(std::string key, const config::route* route,
 engine::pool& engine::pool_for(const config::route& route, std::string_view domain) {
     std::string key = std::string(route_pool_prefix) + route.domain;
     // Mail for a domain with a budget of its own gets a pool of its own on the
-    // route ("route:*|limited.example"), so a pool draws on one budget at most.
+    // route ("route:*|limited.example"), so a pool draws on one destination
+    // budget at most (and on source budgets: budget_table::join).
     budget* b = _budgets->budget_for(domain);
-    if (b != nullptr && b->key != route.domain) key += "|" + b->key;
+    unsigned recipients_max = recipients_max_of(_cfg, domain, b);
+    if (b != nullptr && b->key != route.domain) {
+        key += "|" + b->key;
+    } else if (b == nullptr && recipients_max != recipients_max_of(_cfg, route.domain, nullptr)) {
+        key += "|" + _cfg.policy_for(domain).domain;   // a [domains] entry's own limit
+    }
     auto it = _pools.find(key);
     if (it != _pools.end()) return *it->second;
     // A static route's TLS policy is that of its key ("*" and ".parent" included).
-    return add_pool(std::move(key), &route, route.domain, b);
+    pool& p = add_pool(std::move(key), &route, route.domain, b);
+    p.recipients_max = recipients_max;
+    return p;
 }
 
 engine::pool& engine::pool_for_domain(std::string_view domain) {
@@ -125,7 +153,9 @@ engine::pool& engine::pool_for_domain(std::string_view domain) {
     auto it = _pools.find(key);
     if (it != _pools.end()) return *it->second;
     std::string name = key;
-    return add_pool(std::move(key), nullptr, name, _budgets->budget_for(name));
+    pool& p = add_pool(std::move(key), nullptr, name, _budgets->budget_for(name));
+    p.recipients_max = recipients_max_of(_cfg, name, p.budget);
+    return p;
 }
 
 tls::context* engine::client_tls(config::tls_policy policy) {
@@ -276,7 +306,7 @@ bool engine::take_job(pool& p, queue::job& out) {
     if (p.dest == nullptr || (p.suspended_until_unix_ms != 0 && p.suspended(runtime::unix_ms()))) {
         return false;
     }
-    if (!_scheduler.take(*p.dest, out)) return false;
+    if (!_scheduler.take(*p.dest, out, p.recipients_max)) return false;
     p.in_flight += out.recipients.size();
     return true;
 }
@@ -294,6 +324,11 @@ void engine::requeue(pool& p, queue::job j) {
 void engine::start_connections(pool& p) {
     if (p.dest == nullptr || p.dest->ready.empty() || _stopping) return;
     if (p.suspended_until_unix_ms != 0 && p.suspended(runtime::unix_ms())) return;
+    if (!group_decided(this, &p)) return;   // a group by MX: not before the lookup
+    if (_budgets->daily_spent(p)) {
+        hold_until_tomorrow(p);   // a budget's daily cap is spent
+        return;
+    }
     // Idle connections first: they are already open, and take a job when they resume.
     std::size_t woken = 0;
     while (!p.idle.empty() && woken < p.dest->ready.size()) {
@@ -306,8 +341,8 @@ void engine::start_connections(pool& p) {
     // A new connection takes its first job before spawn() returns (tasks start
     // eagerly), so the ready queue shrinks by one per connection started.
     while (p.dest->ready.size() > woken && p.connections < p.connections_max) {
-        // A budgeted pool needs one of the shard's slots (none: wait for a grant).
-        if (p.budget != nullptr && !p.budget->borrower.try_acquire_slot()) break;
+        // A budgeted pool needs a slot of each budget (none: wait for a grant).
+        if (!_budgets->try_acquire_slots(p, runtime::monotonic_ms())) break;
         ++p.connections;
         ++p.starting;
         ++_stats.connections;

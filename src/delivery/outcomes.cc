@@ -11,6 +11,7 @@
 #include "pool.h"
 #include "ringmta/delivery/dsn.h"
 #include "ringmta/delivery/engine.h"
+#include "ringmta/queue/throttle.h"
 #include "ringmta/runtime/assert.h"
 #include "ringmta/runtime/log.h"
 #include "ringmta/smtp/command.h"
@@ -221,6 +222,16 @@ void engine::settle(pool& p, queue::job& j, const queue::content* c,
     retry.attempts = j.attempts;
     deferred.clear();
     defer_job(p, std::move(retry), c, last, where);
+}
+
+void engine::hold_until_tomorrow(pool& p) {
+    std::uint64_t now_unix_ms = runtime::unix_ms();
+    std::uint64_t due_ms = runtime::monotonic_ms() + queue::daily_cap::ms_until_reset(now_unix_ms);
+    queue::job j;
+    for (std::size_t n = p.dest->ready.size(); n > 0 && _scheduler.take(*p.dest, j); --n) {
+        _scheduler.enqueue(p.key, j.msg, j.recipients.span(), j.attempts, due_ms);
+    }
+    _wake.notify();  // the dispatcher re-arms its timer for the new due time
 }
 
 void engine::defer_job(pool& p, queue::job j, const queue::content* c, const smtp::reply& r,

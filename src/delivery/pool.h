@@ -49,7 +49,16 @@ struct engine::pool {
     // connections_max is this shard's share of delivery.max_connections.
     // Qualified: a member may not change the meaning of the type name in its class.
     delivery::budget* budget = nullptr;
+    // Every budget it draws on, in the order an attempt takes them: `budget`,
+    // then source budgets (budget_table::join). Empty: no budget at all.
+    std::vector<delivery::budget*> budgets;
+    std::uint64_t daily_waiting = 0;          // recipients waiting for a daily block
+    // Routed by MX while a group has mx patterns: the budget waits for the
+    // exchangers' names (group_decided), before the first connection.
+    bool group_pending = false;
+    bool group_resolving = false;
     unsigned connections_max = 1;             // this shard's share
+    unsigned recipients_max = 0;              // RCPTs per transaction (0: the job's all)
     unsigned connections = 0;                 // alive
     unsigned starting = 0;                    // spawned, no job taken yet
     unsigned next_hop_turn = 0;               // spreads connections over static next hops
@@ -104,6 +113,10 @@ runtime::task<std::string> start_tls(engine::connection* c, tls::context* ctx,
 // Where to deliver the pool's mail: static next hops, or the domain's exchangers
 // from DNS. An empty list comes with `*why`: a 5xx reply (bounce: null MX,
 // NXDOMAIN, ...) or a 4xx one (defer: DNS failure, every exchanger down).
+// Whether the pool's budget is decided; a pending one starts its MX lookup
+// (once), after which budget_table::regroup may move the pool into a group.
+bool group_decided(engine* e, engine::pool* p);
+
 runtime::task<std::vector<candidate>> find_candidates(engine* e, engine::pool* p,
                                                       smtp::reply* why);
 // Connects to the first candidate that greets, says EHLO (HELO fallback) and

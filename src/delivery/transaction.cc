@@ -68,6 +68,12 @@ struct transaction {
         return w;
     }
 
+    std::size_t delivered() const {
+        std::size_t n = 0;
+        for (const engine::final_result& f : finals) n += f.reply.code >= 200 && f.reply.code < 300;
+        return n;
+    }
+
     // 2xx delivered, 5xx failed; anything else (4xx, or a reply that makes no
     // sense at this point, such as 3xx to RCPT) is retried, never bounced.
     void apply(std::uint32_t recipient, const smtp::reply& r) {
@@ -163,21 +169,55 @@ queue::throttle_signal failure_signal(const smtp::reply& why,
 }
 
 // Waits until the pool's budget lets this connection run one more transaction
-// (a rate token). false: the connection is to close first, because the engine
-// stops or the shard's share now has fewer slots than it has connections open.
-runtime::task<bool> wait_send_turn(engine* e, engine::pool* p, std::uint64_t recipients) {
-    queue::lease_borrower& b = p->budget->borrower;
+// of `recipients`: a rate token and, under a daily cap, as many of today's
+// deliveries (waiting for a block from the owner meanwhile). Returns how many
+// recipients it may send: all, fewer once the owner said the day's cap is all
+// lent and this shard's blocks have less left (the caller splits the job), or
+// 0: the connection is to close first, because the engine stops, the shard's
+// share now has fewer slots than it has connections open, or the day's cap is
+// spent here (borrower.daily_spent(): the pool's mail waits for 00:00 UTC).
+runtime::task<std::uint64_t> wait_send_turn(engine* e, engine::pool* p,
+                                            std::uint64_t recipients) {
+    budget_table& budgets = e->budgets();
+    std::uint64_t waiting = 0;       // counted in p->daily_waiting
+    std::uint64_t allowed = 0;
     for (int waits = 0; waits < send_waits_max; ++waits) {
-        if (e->stopping() || b.slots_in_use() > b.slots_limit()) co_return false;
-        std::uint64_t now = runtime::monotonic_ms();
-        queue::send_verdict verdict = b.try_send(now, runtime::unix_ms(), recipients);
-        if (verdict == queue::send_verdict::ok) co_return true;
-        std::uint64_t wait_ms = verdict == queue::send_verdict::wait_rate ? b.wait_ms(now) : 0;
+        if (e->stopping() || budgets.over_share(*p)) break;
+        recipients = budgets.daily_cut(*p, recipients);
+        if (recipients == 0) break;
+        std::uint64_t wait_ms = 0;
+        queue::send_verdict verdict = budgets.try_send(*p, recipients, &wait_ms);
+        if (verdict == queue::send_verdict::ok) {
+            allowed = recipients;
+            break;
+        }
+        if (verdict == queue::send_verdict::wait_daily && waiting == 0) {
+            waiting = recipients;
+            p->daily_waiting += waiting;
+            e->poke();   // the next demand asks the owner for a block
+        }
         if (wait_ms == 0) wait_ms = send_blocked_wait_ms;
         runtime::io::sleep_for pause(std::min(wait_ms, send_wait_step_ms));
         co_await pause;
     }
-    co_return false;
+    p->daily_waiting -= waiting;
+    co_return allowed;
+}
+
+// The job keeps its first `count` recipients; the rest go back to the queue.
+void keep_first(engine* e, engine::pool* p, queue::job& j, std::size_t count) {
+    queue::job rest;
+    rest.msg = j.msg;
+    rest.attempts = j.attempts;
+    rest.recipients.assign(j.recipients.span().subspan(count));
+    j.recipients.assign(std::vector<std::uint32_t>(j.recipients.begin(),
+                                                   j.recipients.begin() + count));
+    e->requeue(*p, std::move(rest));
+}
+
+// Recipients that took today's deliveries but were not delivered give them back.
+void give_back_daily(engine* e, engine::pool* p, std::uint64_t recipients) {
+    e->budgets().give_back_daily(*p, recipients);
 }
 
 bool ascii(std::string_view text) {
@@ -364,16 +404,18 @@ runtime::task<void> run_connection(engine* e, engine::pool* p) {
                                       ? p->budget->scope.limits.max_messages_per_connection
                                       : e->_cfg.delivery.max_messages_per_connection;
         for (bool alive = true; alive;) {
-            if (p->budget != nullptr) {
-                bool turn = co_await wait_send_turn(e, p, j.recipients.size());
-                if (!turn) {
+            if (!p->budgets.empty()) {
+                std::uint64_t turn = co_await wait_send_turn(e, p, j.recipients.size());
+                if (turn == 0) {
                     e->requeue(*p, std::move(j));
                     break;
                 }
+                if (turn < j.recipients.size()) keep_first(e, p, j, turn);
             }
             ++j.attempts;
             queue::content_ptr content = co_await e->load(j.msg);
             if (!content) {
+                give_back_daily(e, p, j.recipients.size());
                 engine::outcome_context where{{}, {}, runtime::unix_ms()};
                 e->defer_job(*p, std::move(j), nullptr, unreadable, where);
                 alive = co_await next_job(e, p, &c, &j);
@@ -385,6 +427,7 @@ runtime::task<void> run_connection(engine* e, engine::pool* p) {
                 // Reconnect once and run the same job again, instead of deferring
                 // it for retry_min because the pooled connection had died.
                 --j.attempts;
+                give_back_daily(e, p, j.recipients.size());
                 ::close(c.fd);
                 c.fd = -1;
                 c.tls.reset();
@@ -404,13 +447,14 @@ runtime::task<void> run_connection(engine* e, engine::pool* p) {
             if (p->budget != nullptr) {
                 e->budgets().record(*p->budget, signal_of(t, p->budget->patterns()));
             }
+            give_back_daily(e, p, j.recipients.size() - t.delivered());
             t.settle();
             if (!alive || ++sent >= per_connection) break;
             alive = co_await next_job(e, p, &c, &j);
         }
         if (c.fd >= 0) {
             static constexpr std::string_view quit = "QUIT\r\n";
-            if (p->budget != nullptr) {
+            if (!p->budgets.empty()) {
                 // The slot is given back only once the receiver has answered QUIT
                 // (it closes then), so that the receiver, which counts connections
                 // until it sees them close, never counts more than the limit.
@@ -430,7 +474,7 @@ runtime::task<void> run_connection(engine* e, engine::pool* p) {
     if (c.fd >= 0) ::close(c.fd);
     --p->connections;
     // Every connection of a budgeted pool took a slot (engine::start_connections).
-    if (p->budget != nullptr) e->budgets().release_slot(*p->budget);
+    e->budgets().release_slots(*p);
     e->poke();
 }
 

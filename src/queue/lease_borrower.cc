@@ -5,6 +5,21 @@
 
 namespace ringmta::queue {
 
+namespace {
+
+// A share's rate as its token bucket; limited to 0: blocked.
+void set_share_rate(token_bucket& bucket, bool& blocked, bool limited, std::uint64_t per_day,
+                    std::uint64_t now_ms) {
+    blocked = limited && per_day == 0;
+    if (limited && per_day > 0) {
+        bucket.set_rate(per_day, lease_rate_period_ms, now_ms);
+    } else {
+        bucket.set_rate(0, 0, now_ms);
+    }
+}
+
+}  // namespace
+
 send_verdict lease_borrower::try_send(std::uint64_t now_ms, std::uint64_t now_unix_ms,
                                       std::uint64_t recipients) {
     if (_rate_blocked) return send_verdict::wait_rate;
@@ -16,6 +31,16 @@ send_verdict lease_borrower::try_send(std::uint64_t now_ms, std::uint64_t now_un
     return send_verdict::ok;
 }
 
+bool lease_borrower::try_acquire_slot(std::uint64_t now_ms) {
+    if (_slots.free() == 0 || _connect_blocked) return false;
+    if (!_connect.try_take(now_ms)) return false;
+    return _slots.try_acquire();
+}
+
+std::uint64_t lease_borrower::connect_wait_ms(std::uint64_t now_ms) {
+    return _connect_blocked ? 0 : _connect.wait_ms(now_ms);
+}
+
 std::uint64_t lease_borrower::daily_left(std::uint64_t now_unix_ms) const {
     return now_unix_ms / day_ms == _daily_day ? _daily_left : 0;
 }
@@ -24,21 +49,34 @@ void lease_borrower::give_back_daily(std::uint64_t now_unix_ms, std::uint64_t re
     if (_share.daily_limited && now_unix_ms / day_ms == _daily_day) _daily_left += recipients;
 }
 
+void lease_borrower::cancel_slot() {
+    _slots.release();
+    _connect.give_back(1);
+}
+
+void lease_borrower::cancel_send(std::uint64_t now_unix_ms, std::uint64_t recipients) {
+    _rate.give_back(1);
+    give_back_daily(now_unix_ms, recipients);
+}
+
 void lease_borrower::apply(const lease_share& share, std::uint64_t seq, std::uint64_t now_ms) {
     _share = share;
     _seq = seq;
     _slots.set_limit(share.slots);
-    _rate_blocked = share.rate_limited && share.rate_per_day == 0;
-    if (share.rate_limited && share.rate_per_day > 0) {
-        _rate.set_rate(share.rate_per_day, lease_rate_period_ms, now_ms);
-    } else {
-        _rate.set_rate(0, 0, now_ms);
-    }
+    set_share_rate(_rate, _rate_blocked, share.rate_limited, share.rate_per_day, now_ms);
+    set_share_rate(_connect, _connect_blocked, share.connect_limited, share.connect_per_day,
+                   now_ms);
 }
 
 void lease_borrower::on_grant(const lease_grant& grant, std::uint64_t now_ms) {
     apply(grant.share, grant.seq, now_ms);
     _pending = false;
+    // A block after the cap was spent: deliveries came back to the owner.
+    if (grant.daily_spent) {
+        _daily_spent_day = grant.daily_day;
+    } else if (grant.daily_add != 0) {
+        _daily_spent_day = 0;
+    }
     if (grant.daily_add == 0) return;
     if (grant.daily_day != _daily_day) {
         _daily_day = grant.daily_day;
@@ -70,11 +108,13 @@ std::optional<lease_release> lease_borrower::take_release(std::uint64_t now_unix
 std::optional<lease_release> lease_borrower::release_idle(std::uint64_t now_unix_ms) {
     if (_slots.in_use() != 0) return std::nullopt;
     const bool holds = _share.slots != 0 || (_share.rate_limited && _share.rate_per_day != 0) ||
+                       (_share.connect_limited && _share.connect_per_day != 0) ||
                        daily_left(now_unix_ms) != 0;
     if (!holds) return take_release(now_unix_ms);
     lease_share none;
     none.rate_limited = _share.rate_limited;
     none.daily_limited = _share.daily_limited;
+    none.connect_limited = _share.connect_limited;
     apply(none, _seq, 0);
     _pending = false;
     return make_release(now_unix_ms, true);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 #include "ringmta/runtime/assert.h"
 
@@ -59,8 +60,58 @@ void split(std::uint64_t total, const std::vector<std::uint64_t>& weights, bool 
     }
 }
 
-std::uint64_t held_rate(const lease_share& share) {
-    return share.rate_limited ? share.rate_per_day : rate_per_day_max;
+// One of a share's two rates: messages sent, connections opened. Both are lent
+// the same way.
+struct rate_field {
+    bool lease_share::*limited;
+    std::uint64_t lease_share::*per_day;
+};
+constexpr rate_field message_rate{&lease_share::rate_limited, &lease_share::rate_per_day};
+constexpr rate_field connect_rate{&lease_share::connect_limited, &lease_share::connect_per_day};
+
+std::uint64_t held_rate(const lease_share& share, rate_field f) {
+    return share.*f.limited ? share.*f.per_day : rate_per_day_max;
+}
+
+std::uint64_t per_day(std::uint64_t count, std::uint64_t period_ms) {
+    if (count == 0 || period_ms == 0) return 0;
+    u128 rate = u128(count) * lease_rate_period_ms / period_ms;
+    return static_cast<std::uint64_t>(std::min<u128>(rate, rate_per_day_max));
+}
+
+// The rate `f` of `next` (the target) grown from `held` by no more than `free`.
+void grow_rate(const lease_share& held, const lease_share& target, std::uint64_t free,
+               rate_field f, lease_share& next) {
+    if (target.*f.limited && held.*f.limited && target.*f.per_day > held.*f.per_day) {
+        next.*f.per_day = held.*f.per_day + std::min(target.*f.per_day - held.*f.per_day, free);
+    } else if (target.*f.limited && !(held.*f.limited)) {
+        next.*f.per_day = std::min(target.*f.per_day, free);
+    }
+}
+
+bool rate_shrinks(const lease_share& held, const lease_share& next, rate_field f) {
+    return next.*f.limited && held_rate(next, f) < held_rate(held, f);
+}
+
+// A revoke's grow of rate `f` counts at once (its shrink on the answer).
+void count_grow(const lease_share& held, const lease_share& next, rate_field f,
+                lease_share& counted) {
+    if (held.*f.limited && next.*f.per_day > held.*f.per_day) counted.*f.per_day = next.*f.per_day;
+}
+
+template <typename States>
+std::uint64_t sum_held(const States& states, rate_field f) {
+    std::uint64_t sum = 0;
+    for (const auto& state : states) {
+        sum = std::min(rate_per_day_max, sum + held_rate(state.held, f));
+    }
+    return sum;
+}
+
+template <typename States>
+std::uint64_t rate_free(const States& states, std::uint64_t budget, rate_field f) {
+    const std::uint64_t sum = sum_held(states, f);
+    return budget > sum ? budget - sum : 0;
 }
 
 }  // namespace
@@ -80,18 +131,10 @@ unsigned lease_owner::slots_held() const {
     return sum;
 }
 
-std::uint64_t lease_owner::rate_held_per_day() const {
-    std::uint64_t sum = 0;
-    for (const borrower_state& state : _states) {
-        sum = std::min(rate_per_day_max, sum + held_rate(state.held));
-    }
-    return sum;
-}
+std::uint64_t lease_owner::rate_held_per_day() const { return sum_held(_states, message_rate); }
 
-std::uint64_t lease_owner::rate_budget_per_day() const {
-    if (_limits.rate_count == 0 || _limits.rate_period_ms == 0) return 0;
-    u128 per_day = u128(_limits.rate_count) * lease_rate_period_ms / _limits.rate_period_ms;
-    return static_cast<std::uint64_t>(std::min<u128>(per_day, rate_per_day_max));
+std::uint64_t lease_owner::connect_held_per_day() const {
+    return sum_held(_states, connect_rate);
 }
 
 void lease_owner::on_demand(const lease_demand& demand) {
@@ -140,19 +183,23 @@ void lease_owner::compute_targets(std::vector<lease_share>& targets) {
         targets[b] = lease_share{};
         targets[b].slots = static_cast<unsigned>(amounts[b]);
     }
-    // Rate: all of it, in proportion to the messages each has ready (a borrower
-    // that wants a connection counts at least one).
-    const std::uint64_t rate = rate_budget_per_day();
-    const bool rate_limited = rate != 0;
+    // Rates: all of each, in proportion to the messages each has ready (a
+    // borrower that wants a connection counts at least one).
     for (std::size_t b = 0; b < n; ++b) {
         _weights[b] = std::max<std::uint64_t>(_states[b].messages_ready,
                                               _states[b].slots_wanted > 0 ? 1 : 0);
-    }
-    if (rate_limited) split(rate, _weights, false, turn, amounts, _picked);
-    for (std::size_t b = 0; b < n; ++b) {
-        targets[b].rate_limited = rate_limited;
-        targets[b].rate_per_day = rate_limited ? amounts[b] : 0;
         targets[b].daily_limited = _limits.daily_cap != 0;
+    }
+    const std::pair<std::uint64_t, rate_field> rates[] = {
+        {per_day(_limits.rate_count, _limits.rate_period_ms), message_rate},
+        {per_day(_limits.connect_count, _limits.connect_period_ms), connect_rate}};
+    for (const auto& [rate, f] : rates) {
+        const bool limited = rate != 0;
+        if (limited) split(rate, _weights, false, turn, amounts, _picked);
+        for (std::size_t b = 0; b < n; ++b) {
+            targets[b].*f.limited = limited;
+            targets[b].*f.per_day = limited ? amounts[b] : 0;
+        }
     }
 }
 
@@ -167,7 +214,19 @@ std::uint64_t lease_owner::daily_block(unsigned borrower) {
     const std::uint64_t add = std::min({state.daily_wanted, remaining, block_max});
     _daily_lent += add;
     state.daily_wanted -= add;
+    if (add != 0) state.spent_told_day = 0;   // the grant takes the news back: tell again
     return add;
+}
+
+// A borrower that still wants deliveries when the day's cap is all lent learns
+// it once a day (the grant's daily_spent), so that it can hold its mail for the
+// next day instead of waiting for a block that will not come.
+bool lease_owner::tell_spent(unsigned borrower) {
+    borrower_state& state = _states[borrower];
+    if (_limits.daily_cap == 0 || state.daily_wanted == 0) return false;
+    if (_daily_lent < _limits.daily_cap || state.spent_told_day == _day) return false;
+    state.spent_told_day = _day;
+    return true;
 }
 
 void lease_owner::move_share(unsigned borrower, const lease_share& target,
@@ -177,28 +236,22 @@ void lease_owner::move_share(unsigned borrower, const lease_share& target,
     const lease_share held = state.held;
     const unsigned slots_sum = slots_held();
     const unsigned slots_free = _limits.slots > slots_sum ? _limits.slots - slots_sum : 0;
-    const std::uint64_t rate_sum = rate_held_per_day();
-    const std::uint64_t rate_budget = rate_budget_per_day();
-    const std::uint64_t rate_free = rate_budget > rate_sum ? rate_budget - rate_sum : 0;
 
     lease_share next = target;
     if (target.slots > held.slots) {
         next.slots = held.slots + std::min(target.slots - held.slots, slots_free);
     }
-    if (target.rate_limited && held.rate_limited && target.rate_per_day > held.rate_per_day) {
-        next.rate_per_day =
-            held.rate_per_day + std::min(target.rate_per_day - held.rate_per_day, rate_free);
-    } else if (target.rate_limited && !held.rate_limited) {
-        next.rate_per_day = std::min(target.rate_per_day, rate_free);
-    }
-    const bool shrinks = next.slots < held.slots ||
-                         (next.rate_limited && held_rate(next) < held_rate(held));
+    const std::uint64_t message_budget = per_day(_limits.rate_count, _limits.rate_period_ms);
+    const std::uint64_t connect_budget = per_day(_limits.connect_count, _limits.connect_period_ms);
+    grow_rate(held, target, rate_free(_states, message_budget, message_rate), message_rate, next);
+    grow_rate(held, target, rate_free(_states, connect_budget, connect_rate), connect_rate, next);
+    const bool shrinks = next.slots < held.slots || rate_shrinks(held, next, message_rate) ||
+                         rate_shrinks(held, next, connect_rate);
     if (shrinks) {
         // What grows in the same message is counted now; what shrinks on the answer.
         state.held.slots = std::max(held.slots, next.slots);
-        if (held.rate_limited && next.rate_per_day > held.rate_per_day) {
-            state.held.rate_per_day = next.rate_per_day;
-        }
+        count_grow(held, next, message_rate, state.held);
+        count_grow(held, next, connect_rate, state.held);
         state.held.daily_limited = next.daily_limited;
         state.pending = true;
         state.pending_share = next;
@@ -206,9 +259,10 @@ void lease_owner::move_share(unsigned borrower, const lease_share& target,
         return;
     }
     const std::uint64_t daily_add = daily_block(borrower);
-    if (next == held && daily_add == 0) return;
+    const bool spent = tell_spent(borrower);
+    if (next == held && daily_add == 0 && !spent) return;
     state.held = next;
-    out.emplace_back(lease_grant{_budget, borrower, ++state.seq, next, daily_add, _day});
+    out.emplace_back(lease_grant{_budget, borrower, ++state.seq, next, daily_add, _day, spent});
 }
 
 void lease_owner::rebalance(std::uint64_t now_unix_ms, std::vector<lease_message>& out) {

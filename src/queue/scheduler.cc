@@ -21,6 +21,10 @@ void ready_jobs::push_back(job j) {
     _high->push_back(std::move(j));
 }
 
+job& ready_jobs::front() {
+    return high() > 0 ? _high->front() : _normal.front();
+}
+
 bool ready_jobs::pop_front(job& out) {
     std::deque<job>* from = high() > 0 ? _high.get() : &_normal;
     if (from->empty()) return false;
@@ -59,6 +63,7 @@ destination* scheduler::find(std::string_view key) {
 
 void scheduler::make_ready(destination& d, job j) {
     if (d.ready.empty()) _activated.push_back(&d);
+    d.ready_recipients += j.recipients.size();
     d.ready.push_back(std::move(j));
     ++_ready_jobs;
 }
@@ -138,6 +143,7 @@ std::vector<scheduler::queued_job> scheduler::extract(
                 d->queued_recipients -= std::min<std::uint64_t>(d->queued_recipients,
                                                                 j.recipients.size());
                 --_ready_jobs;
+                d->ready_recipients -= j.recipients.size();
                 out.push_back(queued_job{d.get(), std::move(j), 0});
             }
         }
@@ -160,9 +166,25 @@ std::vector<destination*> scheduler::take_activated() {
     return out;
 }
 
-bool scheduler::take(destination& d, job& out) {
-    if (!d.ready.pop_front(out)) return false;
+bool scheduler::take(destination& d, job& out, std::size_t recipients_max) {
+    if (d.ready.empty()) return false;
+    job& first = d.ready.front();
+    if (recipients_max > 0 && first.recipients.size() > recipients_max) {
+        // A destination that takes fewer recipients per transaction than the job
+        // has: the head goes, the tail stays first in line.
+        std::span<const std::uint32_t> all = first.recipients.span();
+        out.msg = first.msg;
+        out.attempts = first.attempts;
+        out.recipients.assign(all.first(recipients_max));
+        first.recipients.assign(std::vector<std::uint32_t>(all.begin() + recipients_max,
+                                                           all.end()));
+        d.queued_recipients -= std::min<std::uint64_t>(d.queued_recipients, recipients_max);
+        d.ready_recipients -= recipients_max;
+        return true;
+    }
+    d.ready.pop_front(out);
     --_ready_jobs;
+    d.ready_recipients -= out.recipients.size();
     d.queued_recipients -= std::min<std::uint64_t>(d.queued_recipients, out.recipients.size());
     return true;
 }

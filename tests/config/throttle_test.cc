@@ -116,6 +116,11 @@ mx = "*.yahoodns.net"
     CHECK(c.throttle_for("yahoo.com", yahoo_mx).key == "group:yahoo");
     CHECK(c.throttle_for("yahoo.com").key == "yahoo.com");
     CHECK(c.group_for("other.org") == nullptr);
+    // The group's scope without a member (an owner shard that only knows the key).
+    throttle_scope yahoo = c.group_scope(c.groups[1]);
+    CHECK(yahoo.key == "group:yahoo");
+    CHECK(yahoo.group == &c.groups[1]);
+    CHECK(yahoo.limits == c.throttle_for("yahoo.com", yahoo_mx).limits);
 }
 
 TEST_CASE("[sources] and per-destination-per-source limits") {

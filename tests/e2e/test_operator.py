@@ -260,7 +260,7 @@ def check_metrics_parse_and_count(ctx):
     sink = ctx.receiver()
     relay = ctx.relay({"counted.example": "127.0.0.1:%d" % sink.port},
                       '[domains."counted.example"]\nmax_connections = 3\n'
-                      'message_rate = "1000/s"\n')
+                      'message_rate = "1000/s"\nmax_deliveries_per_day = 5000\n')
     count = 7
     for i in range(count):
         submit(relay, "sender@src.example", ["user%d@counted.example" % i], "count %d" % i)
@@ -292,6 +292,12 @@ def check_metrics_parse_and_count(ctx):
                         (("domain", "counted.example"),))) == 1000, "rate_allowed")
     expect(samples.get(("ringmta_queued_recipients", (("domain", "counted.example"),))) == 0,
            "queued gauge")
+    # /queue has the owner's limits: configured, allowed now, and the day's count.
+    d = ctx.queue()["counted.example"]
+    expect(d["connections_max"] == 3 and d["connections_allowed"] == 3 and
+           d["rate_limit"] == "1000/s" and d["rate_allowed_per_second"] == 1000 and
+           d["daily_cap"] == 5000 and count <= d["deliveries_today"] <= 5000 and
+           d["queued"] == 0 and not d["suspended"], "queue: %r" % d)
     rc, _, err = ctx.ctl("frobnicate", check=False)
     expect(rc == 2, "unknown command: exit %d %s" % (rc, err))
     expect(relay.stop() == 0, "ringmta did not exit 0 on SIGTERM")

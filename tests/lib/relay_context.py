@@ -15,19 +15,21 @@ from smtp_receiver import receiver  # noqa: E402
 DELIVERY_TIMEOUT_S = 60
 
 
-def blast(ctx, relay, messages, domain_format, connections=12, timeout_s=60):
-    """Injects `messages` to user<i>@<domain> over `connections` client connections;
-    returns ringmta-blast's JSON report."""
+def blast(ctx, relay, messages, domain_format, connections=12, timeout_s=60, domains=1):
+    """Injects `messages` to user<i>@<domain> over `connections` client connections,
+    spread over `domains` domains; returns ringmta-blast's JSON report."""
     p = subprocess.run(blast_command(ctx, relay, messages, domain_format, connections,
-                                     timeout_s), capture_output=True, timeout=timeout_s + 60)
+                                     timeout_s, domains),
+                       capture_output=True, timeout=timeout_s + 60)
     expect(p.returncode == 0, "blast: %s" % p.stderr.decode()[-300:])
     return p.stdout.decode()
 
 
-def blast_command(ctx, relay, messages, domain_format, connections=12, timeout_s=60):
+def blast_command(ctx, relay, messages, domain_format, connections=12, timeout_s=60,
+                  domains=1):
     return [ctx.blast_exe, "--server", "127.0.0.1:%d" % relay.port,
             "--messages", str(messages), "--size", "1500",
-            "--connections", str(connections), "--domains", "1",
+            "--connections", str(connections), "--domains", str(domains),
             "--domain-format", domain_format, "--json", "--timeout-s", str(timeout_s)]
 
 
@@ -80,11 +82,12 @@ class relay_context(check_context):
         self.receivers.append(r)
         return r
 
-    def relay(self, routes, extra="", name=None, start=True):
+    def relay(self, routes, extra="", name=None, start=True, dns=None):
         """A ringmta (2 shards) routing `routes`; `name` reuses a folder (and so
-        its spool) for a restart with another configuration."""
+        its spool) for a restart with another configuration; `dns`: the resolver
+        ("127.0.0.1:port", a test DNS server)."""
         r = ringmta_process(self.ringmta, self.workdir, routes, extra,
-                            name=name or "ringmta%d" % (len(self.processes) + 1))
+                            name=name or "ringmta%d" % (len(self.processes) + 1), dns=dns)
         self.processes.append(r)
         return r.start() if start else r
 

@@ -3,12 +3,12 @@ ssl (OpenSSL) is the TLS peer, so ringmta's client is tested against another
 implementation. It offers what a test asks for (STARTTLS, CHUNKING, SMTPUTF8,
 PIPELINING), can refuse the greeting, and records each message with its
 envelope, the TLS version, cipher and SNI it was received under, and whether it
-came by BDAT. It counts the connections open at once (`peak`) and stamps each
-message with its arrival time (monotonic), for throttle tests; refuse_data()
-makes it answer a reply such as 421 to the end of DATA instead of storing the
-message (a 421 closes the connection, as RFC 5321 says), until it is called with
-None, and `refused_at` stamps each refusal. Standard library only; every read
-has a timeout."""
+came by BDAT. It counts the connections open at once (`peak`), records when
+each was accepted (`accepted`, monotonic) and stamps each message with its
+arrival time, for throttle tests; refuse_data() makes it answer a reply such as
+421 to the end of DATA instead of storing the message (a 421 closes the
+connection, as RFC 5321 says), until it is called with None, and `refused_at`
+stamps each refusal. Standard library only; every read has a timeout."""
 
 import socket
 import socketserver
@@ -47,6 +47,7 @@ class receiver:
         self.connections = 0
         self.open = 0      # connections open now (accepted, session not yet ended)
         self.peak = 0      # the most open at once
+        self.accepted = []  # time.monotonic() of each accept
         self.peers = []    # (client address, EHLO/HELO argument) per greeting
         self.lock = threading.Lock()
         self.chunking = chunking
@@ -85,6 +86,7 @@ class receiver:
                 with outer.lock:
                     outer.open += 1
                     outer.peak = max(outer.peak, outer.open)
+                    outer.accepted.append(time.monotonic())
                 super().process_request(request, client_address)
 
         self.server = server((host, port), handler)

@@ -5,7 +5,9 @@
 // more than the owner counts as lent to it (nor more than its limit, but while a
 // revoke waits for connections to close), and the
 // slots in use across borrowers never exceed N (when N is lowered, no new
-// connection opens until they fit). Then: shares follow demand in proportion,
+// connection opens until they fit); no borrower's message or connection rate
+// exceeds what the owner counts as lent to it, and those add up to R and C at
+// most. Then: shares follow demand in proportion,
 // an idle borrower strands nothing, and N < borrowers still rotates fairly.
 #include "ringmta/queue/lease_borrower.h"
 #include "ringmta/queue/lease_owner.h"
@@ -87,6 +89,12 @@ struct harness {
     void check(unsigned previous_in_use) const {
         for (unsigned b = 0; b < borrowers.size(); ++b) {
             CAPTURE(b);
+            const lease_share& share = borrowers[b].share();
+            const lease_share& held = owner.held(b);
+            if (held.rate_limited) REQUIRE((share.rate_limited &&
+                                            share.rate_per_day <= held.rate_per_day));
+            if (held.connect_limited) REQUIRE((share.connect_limited &&
+                                               share.connect_per_day <= held.connect_per_day));
             // Below its limit, or above it only while a revoke waits for closes.
             REQUIRE((borrowers[b].slots_in_use() <= borrowers[b].slots_limit() ||
                      borrowers[b].revoke_pending()));
@@ -97,6 +105,15 @@ struct harness {
         // lent under the old N drain: the ceiling falls to N and stays there.
         REQUIRE(in_use() <= owner.slots_held());
         REQUIRE(owner.slots_held() <= ceiling);
+        const lease_budget& limits = owner.budget();
+        if (limits.rate_count != 0) {
+            REQUIRE(owner.rate_held_per_day() <=
+                    limits.rate_count * lease_rate_period_ms / limits.rate_period_ms);
+        }
+        if (limits.connect_count != 0) {
+            REQUIRE(owner.connect_held_per_day() <=
+                    limits.connect_count * lease_rate_period_ms / limits.connect_period_ms);
+        }
         (void)previous_in_use;
     }
 
@@ -146,7 +163,7 @@ TEST_CASE("simulation: N is never exceeded while shares move (seeded, bounded)")
         auto pick = [&](unsigned n) { return static_cast<unsigned>(random() % n); };
         const unsigned count = 1 + pick(6);
         lease_budget budget{pick(12), seed % 2 ? 1000u + pick(5000) : 0, 1000,
-                            seed % 3 ? 500u : 0};
+                            seed % 3 ? 500u : 0, seed % 4 < 2 ? 1u + pick(50) : 0, 1000};
         harness h(count, budget);
         std::uint64_t sent_today = 0;
         for (int step = 0; step < 3000; ++step) {
@@ -161,7 +178,7 @@ TEST_CASE("simulation: N is never exceeded while shares move (seeded, bounded)")
                 case 3: h.report(b, pick(9), pick(200)); break;
                 case 4:
                     if (h.borrowers[b].slots_in_use() < h.wanted[b]) {
-                        h.borrowers[b].try_acquire_slot();
+                        h.borrowers[b].try_acquire_slot(h.now_ms);
                     }
                     break;
                 case 5:
@@ -209,6 +226,7 @@ TEST_CASE("simulation: N is never exceeded while shares move (seeded, bounded)")
         settle(h);
         CHECK(h.owner.slots_held() == 0);
         if (budget.rate_count != 0) CHECK(h.owner.rate_held_per_day() == 0);
+        if (budget.connect_count != 0) CHECK(h.owner.connect_held_per_day() == 0);
         if (budget.daily_cap != 0) CHECK(h.owner.daily_lent() == sent_today);   // unused came back
     }
 }
@@ -243,13 +261,61 @@ TEST_CASE("rates are split by messages ready and add up to the budget") {
     CHECK(h.owner.rate_held_per_day() == 8'640'000);
     // The share as a token bucket: 75 messages a second at borrower 0.
     lease_borrower& b = h.borrowers[0];
-    REQUIRE(b.try_acquire_slot());
+    REQUIRE(b.try_acquire_slot(h.now_ms));
     std::uint64_t sent = 0;
     for (std::uint64_t ms = 0; ms < 10'000; ++ms) {
         while (b.try_send(h.now_ms + ms, h.now_unix_ms, 1) == send_verdict::ok) ++sent;
     }
     CHECK(sent >= 750);
     CHECK(sent <= 750 + 8);   // plus the burst it started with
+    // A send cancelled (another budget refused it) gives its token back.
+    const std::uint64_t later = h.now_ms + 20'000;
+    for (int n = 0; n < 100 && b.try_send(later, h.now_unix_ms, 1) == send_verdict::ok; ++n) {}
+    REQUIRE(b.try_send(later, h.now_unix_ms, 1) == send_verdict::wait_rate);   // burst spent
+    b.cancel_send(h.now_unix_ms, 1);
+    CHECK(b.try_send(later, h.now_unix_ms, 1) == send_verdict::ok);
+    CHECK(b.try_send(later, h.now_unix_ms, 1) == send_verdict::wait_rate);
+}
+
+TEST_CASE("connection rates are split like message rates; a slot needs a token") {
+    lease_budget budget{8, 0, 0, 0, 10, 1000};   // 10 connections a second
+    harness h(2, budget);
+    h.report(0, 4, 300);
+    h.report(1, 4, 100);
+    settle(h);
+    CHECK(h.owner.held(0).connect_per_day == 648'000);   // 7.5 a second
+    CHECK(h.owner.held(1).connect_per_day == 216'000);   // 2.5 a second
+    CHECK(h.owner.connect_held_per_day() == 864'000);
+    CHECK_FALSE(h.owner.held(0).rate_limited);           // no message rate configured
+    // Borrower 0 opens and closes as fast as it may for 10 s: 75, plus its burst.
+    lease_borrower& b = h.borrowers[0];
+    std::uint64_t opened = 0;
+    for (std::uint64_t ms = 0; ms < 10'000; ++ms) {
+        while (b.try_acquire_slot(h.now_ms + ms)) {
+            ++opened;
+            b.release_slot();
+        }
+    }
+    CHECK(opened >= 75);
+    CHECK(opened <= 75 + 1);
+    // A token is not spent when no slot is free, and a slot is not taken without one.
+    for (unsigned i = 0; i < 4; ++i) REQUIRE(b.try_acquire_slot(h.now_ms + 20'000 + i * 200));
+    CHECK(b.slots_in_use() == 4);
+    CHECK(b.connect_wait_ms(h.now_ms + 20'800) == 0);
+    CHECK_FALSE(b.try_acquire_slot(h.now_ms + 20'800));   // 4 of 4 slots in use
+    b.release_slot();
+    CHECK(b.try_acquire_slot(h.now_ms + 20'800));
+    CHECK_FALSE(b.try_acquire_slot(h.now_ms + 20'800));    // no slot: the token waits
+    b.release_slot();
+    CHECK_FALSE(b.try_acquire_slot(h.now_ms + 20'801));    // a slot, but no token yet
+    CHECK(b.connect_wait_ms(h.now_ms + 20'801) > 0);
+    CHECK(b.slots_in_use() == 3);
+    // Cancelled (another budget refused the attempt): the slot and the token return.
+    REQUIRE(b.try_acquire_slot(h.now_ms + 21'000));
+    CHECK_FALSE(b.try_acquire_slot(h.now_ms + 21'000));   // 4 in use
+    b.cancel_slot();
+    CHECK(b.slots_in_use() == 3);
+    CHECK(b.try_acquire_slot(h.now_ms + 21'000));   // the same token, once more
 }
 
 TEST_CASE("a revoke counts only when answered; a crossing release is ignored") {
@@ -257,7 +323,7 @@ TEST_CASE("a revoke counts only when answered; a crossing release is ignored") {
     h.report(0, 4, 10);
     settle(h);
     REQUIRE(h.owner.held(0).slots == 4);
-    for (int i = 0; i < 4; ++i) REQUIRE(h.borrowers[0].try_acquire_slot());
+    for (int i = 0; i < 4; ++i) REQUIRE(h.borrowers[0].try_acquire_slot(h.now_ms));
     h.report(1, 4, 10);
     h.deliver_to_owner();
     h.rebalance();   // revoke borrower 0 down to 2
@@ -290,7 +356,7 @@ TEST_CASE("fewer slots than borrowers: one at a time, each gets turns") {
             if (round % 50 == 0) h.report(b, 4, 10);
             while (h.deliver_to_borrower(b)) {}
             // A borrower with a slot uses it briefly, then closes.
-            if (h.borrowers[b].try_acquire_slot()) ++turns[b];
+            if (h.borrowers[b].try_acquire_slot(h.now_ms)) ++turns[b];
             if (h.borrowers[b].slots_in_use() > 0 && round % 3 == 0) {
                 h.borrowers[b].release_slot();
                 h.answer(b);
@@ -329,6 +395,48 @@ TEST_CASE("daily cap: blocks add up to the cap and the day rolls over") {
     h.now_unix_ms += day_ms;   // midnight UTC: a new day's cap
     send_all_day();
     CHECK(sent == 20);
+}
+
+TEST_CASE("daily cap: a borrower that wants more than is left is told once, then the day rolls") {
+    harness h(2, lease_budget{2, 0, 0, 8});
+    h.report(0, 1, 100);   // each wants 100 deliveries today; the cap is 8
+    h.report(1, 1, 100);
+    for (int round = 0; round < 20; ++round) {
+        settle(h);
+        h.report(0, 1, 100);
+        h.report(1, 1, 100);
+    }
+    settle(h);
+    CHECK(h.owner.daily_lent() == 8);
+    const std::uint64_t left0 = h.borrowers[0].daily_left(h.now_unix_ms);
+    const std::uint64_t left1 = h.borrowers[1].daily_left(h.now_unix_ms);
+    CHECK(left0 + left1 == 8);
+    CHECK(h.borrowers[0].daily_spent(h.now_unix_ms));
+    CHECK(h.borrowers[1].daily_spent(h.now_unix_ms));
+    // Told once: more demand brings no more grants today.
+    h.report(0, 1, 100);
+    h.deliver_to_owner();
+    h.rebalance();
+    CHECK(h.outbox.empty());
+    // A borrower without the cap in its share is never told.
+    harness free(1, lease_budget{2, 0, 0, 0});
+    free.report(0, 1, 100);
+    settle(free);
+    CHECK_FALSE(free.borrowers[0].daily_spent(free.now_unix_ms));
+    // Deliveries given back to the owner are lent again, and the news is taken back.
+    if (auto r = h.borrowers[1].release_idle(h.now_unix_ms)) h.to_owner.push_back(*r);
+    h.report(1, 0, 0);
+    settle(h);
+    CHECK(h.owner.daily_lent() == 8);   // borrower 0 still wanted them
+    CHECK(h.borrowers[0].daily_left(h.now_unix_ms) == 8);
+    CHECK(h.borrowers[0].daily_spent(h.now_unix_ms));   // all lent again, and told again
+    // The next UTC day: the news is void, and blocks come again.
+    h.now_unix_ms += day_ms;
+    CHECK_FALSE(h.borrowers[0].daily_spent(h.now_unix_ms));
+    CHECK(h.borrowers[0].daily_left(h.now_unix_ms) == 0);
+    h.report(0, 1, 100);
+    settle(h);
+    CHECK(h.borrowers[0].daily_left(h.now_unix_ms) > 0);
 }
 
 TEST_CASE("owner_shard: stable, in range, spread") {

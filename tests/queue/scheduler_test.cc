@@ -56,6 +56,39 @@ TEST_CASE("recipients are split into jobs of at most recipients_per_job, in orde
     CHECK(s.ready_jobs() == 0);
 }
 
+TEST_CASE("take with recipients_max: the head goes, the tail stays first in line") {
+    scheduler s(policy(), 100);
+    s.enqueue("example.net", make_message(10), indexes({0, 1, 2, 3, 4, 5, 6, 7, 8, 9}), 2);
+    s.enqueue("example.net", make_message(1), indexes({0}), 0);
+    destination* d = s.find("example.net");
+    REQUIRE(d != nullptr);
+    REQUIRE(d->ready.size() == 2);
+    std::vector<std::uint32_t> seen;
+    job j;
+    for (int n = 0; n < 3; ++n) {
+        REQUIRE(s.take(*d, j, 3));
+        CHECK(j.recipients.size() == 3);
+        CHECK(j.attempts == 2);
+        for (std::uint32_t r : j.recipients) seen.push_back(r);
+        CHECK(d->ready.size() == 2);   // the tail is still the first job
+        CHECK(s.ready_jobs() == 2);
+    }
+    CHECK(d->queued_recipients == 2);
+    CHECK(d->ready_recipients == 2);
+    REQUIRE(s.take(*d, j, 3));
+    CHECK(j.recipients == std::vector<std::uint32_t>{9});
+    seen.push_back(j.recipients[0]);
+    CHECK(seen == std::vector<std::uint32_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+    // The next message's job, whole.
+    REQUIRE(s.take(*d, j, 3));
+    CHECK(j.recipients == std::vector<std::uint32_t>{0});
+    CHECK(j.attempts == 0);
+    CHECK_FALSE(s.take(*d, j, 3));
+    CHECK(s.ready_jobs() == 0);
+    CHECK(d->queued_recipients == 0);
+    CHECK(d->ready_recipients == 0);
+}
+
 TEST_CASE("backoff doubles from retry_min and stops at retry_max") {
     scheduler s(policy(), 10);
     CHECK(s.backoff_ms(1) == 1000);

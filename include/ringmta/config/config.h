@@ -188,6 +188,8 @@ struct config {
     // limits. Called when a destination's queue is created, not per message.
     throttle_scope throttle_for(std::string_view domain,
                                 std::span<const std::string> mx_hosts = {}) const;
+    // The budget of a group ("group:<name>"), as throttle_for gives it to members.
+    throttle_scope group_scope(const group_policy& group) const;
     // [sources."ip"] for an outbound source address (canonical text), or nullptr.
     const source_limits* source_for(std::string_view address) const noexcept;
 };

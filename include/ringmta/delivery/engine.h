@@ -172,6 +172,9 @@ private:
                 const outcome_context& where);
     void defer_job(pool& p, queue::job j, const queue::content* c, const smtp::reply& r,
                    const outcome_context& where);
+    // The pool's budget has spent today's daily cap: its ready jobs wait for
+    // 00:00 UTC (not an attempt: nothing is journaled; a restart makes them ready).
+    void hold_until_tomorrow(pool& p);
     // Final results of one job's recipients: 2xx delivered, else failed (expired
     // when `expired`). One DSN per message for the failures and one for "relayed"
     // NOTIFY=SUCCESS, appended before the outcomes that retire the recipients.

@@ -6,7 +6,7 @@
 // where the owner lives.
 //
 // The owner (lease_owner, on the shard owner_shard() names) holds the budget:
-// connection slots N, a message rate R and a daily cap D. Borrowers
+// connection slots N, a message rate R, a connection rate C and a daily cap D. Borrowers
 // (lease_borrower, one per shard with mail for the destination) report their
 // demand; the owner splits N and R among them in proportion to demand and hands
 // out blocks of D.
@@ -26,9 +26,9 @@
 // are not cut: no new one opens until the sum is below the new N.
 //
 // Rates are shared the same way (a share's rate is counted like its slots),
-// so the shares' rates never add up to more than R; each share is a token
-// bucket at its borrower, so a borrower may spend its burst (a tenth of a
-// second of its share) just before a lowered rate reaches it.
+// so the shares' rates never add up to more than R (connection rates: C); each
+// share is a token bucket at its borrower, so a borrower may spend its burst (a
+// tenth of a second of its share) just before a lowered rate reaches it.
 #pragma once
 
 #include <cstdint>
@@ -46,22 +46,28 @@ std::uint64_t lease_key_hash(std::string_view key);
 // The shard that owns the budget of `key` among `shards` (>= 1).
 unsigned owner_shard(std::string_view key, unsigned shards);
 
-// The global budget. rate_count 0: no rate limit; daily_cap 0: no daily cap.
+// The global budget. rate_count 0: no rate limit; daily_cap 0: no daily cap;
+// connect_count 0: no limit on connections opened.
 struct lease_budget {
     unsigned slots = 0;
     std::uint64_t rate_count = 0;
     std::uint64_t rate_period_ms = 0;
     std::uint64_t daily_cap = 0;
+    std::uint64_t connect_count = 0;     // connections opened per connect_period_ms
+    std::uint64_t connect_period_ms = 0;
 };
 
 // One borrower's share: absolute values. Rates travel as messages per day
 // (lease_rate_period_ms), so shares of one budget add up exactly.
-// rate_limited false: no rate limit; daily_limited false: no daily cap.
+// rate_limited false: no rate limit; daily_limited false: no daily cap;
+// connect_limited false: no limit on connections opened.
 struct lease_share {
     unsigned slots = 0;
     bool rate_limited = false;
     std::uint64_t rate_per_day = 0;      // 0 (limited): no sending
     bool daily_limited = false;
+    bool connect_limited = false;
+    std::uint64_t connect_per_day = 0;   // 0 (limited): no new connection
     bool operator==(const lease_share&) const = default;
 };
 inline constexpr std::uint64_t lease_rate_period_ms = day_ms;
@@ -78,7 +84,8 @@ struct lease_demand {
 };
 
 // Owner -> borrower: a share that grows (or stays); daily_add adds a block of
-// today's (daily_day's) deliveries.
+// today's (daily_day's) deliveries. daily_spent: the borrower wants more today,
+// but the whole cap is lent; it is told once a day, and may stop waiting.
 struct lease_grant {
     std::uint64_t budget = 0;
     unsigned borrower = 0;
@@ -86,6 +93,7 @@ struct lease_grant {
     lease_share share;
     std::uint64_t daily_add = 0;
     std::uint64_t daily_day = 0;         // unix_ms / day_ms the block is for
+    bool daily_spent = false;
 };
 
 // Owner -> borrower: a share that shrinks in slots or rate; answer with a

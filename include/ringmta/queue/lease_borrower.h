@@ -23,8 +23,11 @@ class lease_borrower {
 public:
     lease_borrower(std::uint64_t budget, unsigned borrower) : _budget(budget), _id(borrower) {}
 
-    // Before opening a connection: one of the share's slots.
-    bool try_acquire_slot() { return _slots.try_acquire(); }
+    // Before opening a connection: one of the share's slots and, under a
+    // connection rate, a token (both or neither).
+    bool try_acquire_slot(std::uint64_t now_ms);
+    // Milliseconds until a connection token (0: now, or no connection rate).
+    std::uint64_t connect_wait_ms(std::uint64_t now_ms);
     // After a connection closed. Once the slots in use fit a revoked share, the
     // release that answers it is ready: send take_release() to the owner.
     void release_slot() { _slots.release(); }
@@ -34,6 +37,12 @@ public:
                           std::uint64_t recipients);
     std::uint64_t wait_ms(std::uint64_t now_ms) { return _rate.wait_ms(now_ms); }
     void give_back_daily(std::uint64_t now_unix_ms, std::uint64_t recipients);
+    // An attempt draws on several budgets (a destination's, a source's) and
+    // takes from each in turn; when a later one refuses, what the earlier ones
+    // took goes back: the slot and its connection token, or the rate token and
+    // the recipients from today's block.
+    void cancel_slot();
+    void cancel_send(std::uint64_t now_unix_ms, std::uint64_t recipients);
 
     void on_grant(const lease_grant& grant, std::uint64_t now_ms);
     void on_revoke(const lease_revoke& revoke, std::uint64_t now_ms);
@@ -54,6 +63,12 @@ public:
     unsigned slots_limit() const { return _slots.limit(); }
     bool revoke_pending() const { return _pending; }
     std::uint64_t daily_left(std::uint64_t now_unix_ms) const;
+    // The owner said today's cap is all lent (lease_grant::daily_spent): what
+    // daily_left() has is all this borrower gets before 00:00 UTC.
+    bool daily_spent(std::uint64_t now_unix_ms) const {
+        return _share.daily_limited && _daily_spent_day != 0 &&
+               _daily_spent_day == now_unix_ms / day_ms;
+    }
     std::uint64_t budget_id() const { return _budget; }
     unsigned id() const { return _id; }
 
@@ -63,14 +78,17 @@ private:
 
     std::uint64_t _budget;
     unsigned _id;
-    lease_share _share{0, true, 0, true};   // nothing until the first grant
+    lease_share _share{0, true, 0, true, true, 0};   // nothing until the first grant
     std::uint64_t _seq = 0;              // of the latest message received
     bool _pending = false;               // a revoke to answer
     connection_slots _slots{0};
     token_bucket _rate;
     bool _rate_blocked = true;           // limited to 0: nothing may be sent
+    token_bucket _connect;
+    bool _connect_blocked = true;        // limited to 0: no connection may open
     std::uint64_t _daily_left = 0;
     std::uint64_t _daily_day = 0;
+    std::uint64_t _daily_spent_day = 0;  // the day the owner said the cap is all lent
     std::uint32_t _successes = 0, _throttles = 0;
 };
 

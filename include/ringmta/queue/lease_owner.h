@@ -33,6 +33,7 @@ public:
     // What the owner counts as lent; for the invariant checks, metrics and /queue.
     unsigned slots_held() const;
     std::uint64_t rate_held_per_day() const;
+    std::uint64_t connect_held_per_day() const;
     const lease_share& held(unsigned borrower) const { return _states[borrower].held; }
     bool revoke_pending(unsigned borrower) const { return _states[borrower].pending; }
     // Deliveries lent out today (used or not yet returned).
@@ -43,21 +44,22 @@ public:
 private:
     struct borrower_state {
         // What it may be using: an upper bound. At first nothing, rate included.
-        lease_share held{0, true, 0, true};
+        lease_share held{0, true, 0, true, true, 0};
         std::uint64_t seq = 0;           // of the latest message sent to it
         bool pending = false;            // a revoke not yet answered
         lease_share pending_share;
         unsigned slots_wanted = 0;
         std::uint64_t messages_ready = 0;
         std::uint64_t daily_wanted = 0;
+        std::uint64_t spent_told_day = 0;   // told on that day that the cap is all lent
     };
 
     void roll_day(std::uint64_t now_unix_ms);
-    std::uint64_t rate_budget_per_day() const;
     void compute_targets(std::vector<lease_share>& targets);
     void move_share(unsigned borrower, const lease_share& target,
                     std::vector<lease_message>& out);
     std::uint64_t daily_block(unsigned borrower);
+    bool tell_spent(unsigned borrower);
 
     std::uint64_t _budget;
     lease_budget _limits;

@@ -2,8 +2,8 @@
 //
 // A message's pending recipients are split into jobs: the recipients that share a
 // destination (a next-hop pool), at most `recipients_per_job` of them, delivered
-// in one SMTP transaction. Ready jobs wait per destination in FIFO order; the
-// delivery side takes them. A deferred job sleeps in a min-heap until its retry
+// in one SMTP transaction (or split further when taken: take()'s recipients_max).
+// Ready jobs wait per destination in FIFO order; the delivery side takes them. A deferred job sleeps in a min-heap until its retry
 // time, then rejoins its destination's ready queue.
 //
 // Priority (two levels, from the message's flags: journal::message_flag_priority_high,
@@ -63,6 +63,8 @@ public:
     void push_back(job j);
     // The first high-priority job, else the first normal one; false when empty.
     bool pop_front(job& out);
+    // The job pop_front() would take; not empty().
+    job& front();
     // High-priority jobs first, in the order they will be taken.
     void for_each(const std::function<void(const job&)>& f) const;
 
@@ -75,6 +77,7 @@ struct destination {
     std::string key;
     ready_jobs ready;
     std::uint64_t queued_recipients = 0;     // ready + deferred
+    std::uint64_t ready_recipients = 0;      // in `ready`
 };
 
 class scheduler {
@@ -103,7 +106,10 @@ public:
     destination* find(std::string_view key);
     // Destinations that got ready work since the last call (each listed once).
     std::vector<destination*> take_activated();
-    bool take(destination& d, job& out);
+    // The first ready job. recipients_max > 0: at most that many of its
+    // recipients (a destination's max_recipients_per_message); the rest stay
+    // first in line, as one job with the same attempt count.
+    bool take(destination& d, job& out, std::size_t recipients_max = 0);
 
     // Every queued job (ready ones with due_ms 0, deferred ones with their
     // monotonic due time), in no particular order; jobs taken for delivery are
