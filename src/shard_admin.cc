@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 
+#include "ringmta/config/units.h"
 #include "ringmta/runtime/log.h"
 #include "ringmta/runtime/ops.h"
 
@@ -60,6 +61,32 @@ runtime::task<void> wait_for(std::shared_ptr<answers<R>> state) {
     }
 }
 
+// Posts start(engine, shard, state) to every shard, to run there; it must answer
+// (answer<R>) when its work is done. A shard without an engine answers nothing
+// at once; a call that cannot be posted is counted as answered (missing).
+template <typename R>
+std::shared_ptr<answers<R>> start_on_every_shard(
+    runtime::shard_calls* calls, unsigned home,
+    const std::function<delivery::engine*(unsigned)>& engine_of,
+    std::function<void(delivery::engine&, unsigned, std::shared_ptr<answers<R>>)> start) {
+    auto state = std::make_shared<answers<R>>();
+    unsigned shards = static_cast<unsigned>(calls->shards());
+    state->by_shard.resize(shards);
+    state->pending = shards;
+    for (unsigned i = 0; i < shards; ++i) {
+        bool sent = run_on(*calls, home, i, [calls, i, home, state, engine_of, start]() {
+            delivery::engine* e = engine_of(i);
+            if (e == nullptr) {
+                run_on(*calls, i, home, [state]() { --state->pending; });
+                return;
+            }
+            start(*e, i, state);
+        });
+        if (!sent) --state->pending;
+    }
+    return state;
+}
+
 // Runs ask(engine) on every shard that has an engine; the answers by shard
 // (missing: no engine, or no answer in time).
 template <typename R>
@@ -67,21 +94,11 @@ runtime::task<std::vector<std::optional<R>>> ask_every_shard(
     runtime::shard_calls* calls, unsigned home,
     std::function<delivery::engine*(unsigned)> engine_of,
     std::function<R(delivery::engine&)> ask) {
-    auto state = std::make_shared<answers<R>>();
-    unsigned shards = static_cast<unsigned>(calls->shards());
-    state->by_shard.resize(shards);
-    state->pending = shards;
-    for (unsigned i = 0; i < shards; ++i) {
-        bool sent = run_on(*calls, home, i, [calls, i, home, state, engine_of, ask]() {
-            delivery::engine* e = engine_of(i);
-            if (e == nullptr) {
-                run_on(*calls, i, home, [state]() { --state->pending; });
-                return;
-            }
-            answer<R>(*calls, i, home, state, ask(*e));
+    std::shared_ptr<answers<R>> state = start_on_every_shard<R>(
+        calls, home, engine_of,
+        [calls, home, ask](delivery::engine& e, unsigned shard, std::shared_ptr<answers<R>> to) {
+            answer<R>(*calls, shard, home, std::move(to), ask(e));
         });
-        if (!sent) --state->pending;
-    }
     runtime::task<void> wait = wait_for<R>(state);
     co_await std::move(wait);
     co_return state->by_shard;
@@ -124,9 +141,7 @@ observe::queue_summary merge_reports(const std::vector<report_list>& shards) {
             to.connections_allowed += from.connections_allowed;
             to.connections_max += from.connections_max;
             to.rate_allowed_per_second += from.rate_allowed_per_second;
-            if (to.rate_limit.empty() || to.rate_limit == "0") {
-                if (!from.rate_limit.empty()) to.rate_limit = from.rate_limit;
-            }
+            if (to.rate_limit.empty()) to.rate_limit = from.rate_limit;   // the owner's
             to.deliveries_today += from.deliveries_today;
             to.daily_cap = std::max(to.daily_cap, from.daily_cap);
             if (from.suspended) {
@@ -146,7 +161,8 @@ observe::queue_summary merge_reports(const std::vector<report_list>& shards) {
     observe::queue_summary out;
     out.domains.reserve(by_domain.size());
     for (auto& [domain, r] : by_domain) {
-        if (r.summary.rate_limit.empty()) r.summary.rate_limit = "0";
+        // No owner reported one: no configured rate.
+        if (r.summary.rate_limit.empty()) r.summary.rate_limit = config::format_rate({});
         out.domains.push_back(std::move(r.summary));
     }
     return out;
@@ -229,24 +245,16 @@ runtime::task<observe::admin_result> shard_admin::retry(std::string domain) {
 
 runtime::task<observe::admin_result> shard_admin::drop(observe::message_filter filter,
                                                        bool bounce) {
-    auto state = std::make_shared<answers<observe::admin_result>>();
-    unsigned shards = static_cast<unsigned>(_calls.shards());
-    state->by_shard.resize(shards);
-    state->pending = shards;
     runtime::shard_calls* calls = &_calls;
     unsigned home = _home;
-    for (unsigned i = 0; i < shards; ++i) {
-        std::function<delivery::engine*(unsigned)> engine_of = _engine_of;
-        bool sent = run_on(_calls, _home, i, [calls, i, home, state, engine_of, filter, bounce]() {
-            delivery::engine* e = engine_of(i);
-            if (e == nullptr) {
-                run_on(*calls, i, home, [state]() { --state->pending; });
-                return;
-            }
-            runtime::spawn(drop_on_shard(calls, i, home, state, e, filter, bounce));
-        });
-        if (!sent) --state->pending;
-    }
+    std::shared_ptr<answers<observe::admin_result>> state =
+        start_on_every_shard<observe::admin_result>(
+            calls, home, _engine_of,
+            [calls, home, filter, bounce](delivery::engine& e, unsigned shard,
+                                          std::shared_ptr<answers<observe::admin_result>> to) {
+                runtime::spawn(drop_on_shard(calls, shard, home, std::move(to), &e, filter,
+                                             bounce));
+            });
     runtime::task<void> wait = wait_for<observe::admin_result>(state);
     co_await std::move(wait);
     if (!complete(state->by_shard)) co_return no_answer();
@@ -255,7 +263,9 @@ runtime::task<observe::admin_result> shard_admin::drop(observe::message_filter f
         if (r->status != 200) co_return *r;
         out.affected += r->affected;
     }
-    std::string what = filter.domain.empty() ? "sender " + filter.sender : "domain " + filter.domain;
+    // Appended, not "literal" + string: g++ 12 warns falsely (-Wrestrict) on that.
+    std::string what = filter.domain.empty() ? "sender " : "domain ";
+    what += filter.domain.empty() ? filter.sender : filter.domain;
     if (out.affected == 0) {
         co_return observe::admin_result{404, 0, "no queued recipient of " + what};
     }

@@ -64,7 +64,6 @@ std::vector<engine::destination_report> engine::report_destinations() const {
             // This shard's share of delivery.max_connections: the shares add up.
             d.connections_max += p->connections_max;
             d.connections_allowed += p->connections_max;
-            d.rate_limit = "0";
         }
         if (p->suspended(now_unix_ms)) {
             d.suspended = true;

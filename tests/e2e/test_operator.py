@@ -23,9 +23,8 @@ import time
 from email.message import EmailMessage
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from peers import (check_context, check_failed, expect, free_port,  # noqa: E402
-                   ringmta_process, run_checks)
-from smtp_receiver import receiver  # noqa: E402
+from peers import check_failed, expect, free_port, run_checks  # noqa: E402
+from relay_context import relay_context  # noqa: E402
 
 ARRIVAL_TIMEOUT_S = 30
 CTL_TIMEOUT_S = 30
@@ -69,26 +68,17 @@ def expect_none_for(sink, domain, seconds):
         time.sleep(0.05)
 
 
-class context(check_context):
+class context(relay_context):
+    """relay_context whose ringmta serves [admin] listen, and ringmta-ctl for it."""
+
     def __init__(self, build_root, workdir):
         super().__init__(build_root, workdir)
         self.ctl_exe = os.path.join(build_root, "tools", "ctl", "ringmta-ctl")
-        self.receivers = []
         self.admin = None
-
-    def receiver(self):
-        r = receiver("127.0.0.1", free_port())
-        r.port = r.server.server_address[1]
-        self.receivers.append(r)
-        return r
 
     def relay(self, routes, extra=""):
         self.admin = "127.0.0.1:%d" % free_port()
-        extra = '[admin]\nlisten = "%s"\n' % self.admin + extra
-        r = ringmta_process(self.ringmta, self.workdir, routes, extra,
-                            name="ringmta%d" % (len(self.processes) + 1))
-        self.processes.append(r)
-        r.start()
+        r = super().relay(routes, '[admin]\nlisten = "%s"\n' % self.admin + extra)
         self.wait_admin()
         return r
 
@@ -114,12 +104,6 @@ class context(check_context):
     def queue(self):
         _, out, _ = self.ctl("queue", "--json")
         return {d["domain"]: d for d in json.loads(out)["domains"]}
-
-    def close(self):
-        super().close()
-        for r in self.receivers:
-            r.stop()
-        self.receivers = []
 
 
 def parse_metrics(text):

@@ -409,23 +409,6 @@ def check_group_by_mx_pattern(ctx):
           "shard %r" % (sink.peak, accepted))
 
 
-class context(relay_context):
-    """relay_context, and more to stop at the end (dnsmasq), last first."""
-
-    def __init__(self, build_root, workdir):
-        super().__init__(build_root, workdir)
-        self.cleanup = []
-
-    def close(self):
-        super().close()
-        for stop in reversed(self.cleanup):
-            try:
-                stop()
-            except Exception:  # cleanup must go on
-                pass
-        self.cleanup = []
-
-
 CHECKS = [check_connection_limit_across_shards, check_unlimited_domain_keeps_split,
           check_message_rate_across_shards, check_421_shrinks_the_budget,
           check_rate_recovers_after_421s_stop, check_recipients_per_message,
@@ -433,4 +416,4 @@ CHECKS = [check_connection_limit_across_shards, check_unlimited_domain_keeps_spl
           check_source_limits_across_domains, check_group_by_mx_pattern]
 
 if __name__ == "__main__":
-    sys.exit(run_checks(CHECKS, context, "ringmta-throttle-"))
+    sys.exit(run_checks(CHECKS, relay_context, "ringmta-throttle-"))

@@ -239,7 +239,8 @@ class ringmta_process:
 class check_context:
     """What a check's context starts from: the build's programs, the check's
     folder, and the processes that close() ends (SIGTERM to each ringmta, kill
-    to each sink, going on past errors)."""
+    to each sink, going on past errors), then the stop functions a check added
+    to `cleanup` (a DNS server), last first."""
 
     def __init__(self, build_root, workdir):
         self.build_root = build_root
@@ -248,6 +249,7 @@ class check_context:
         self.sink_exe = os.path.join(build_root, "tools", "sink", "ringmta-sink")
         self.blast_exe = os.path.join(build_root, "tools", "blast", "ringmta-blast")
         self.processes = []
+        self.cleanup = []
 
     def sink(self, name, *args, port=None):
         s = sink_process(self.sink_exe, self.workdir, name, args, port=port)
@@ -264,6 +266,12 @@ class check_context:
             except Exception:  # cleanup must go on
                 pass
         self.processes = []
+        for stop in reversed(self.cleanup):
+            try:
+                stop()
+            except Exception:  # cleanup must go on
+                pass
+        self.cleanup = []
 
 
 def run_checks(checks, make_context, prefix, add_options=None):
