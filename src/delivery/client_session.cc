@@ -208,6 +208,14 @@ runtime::task<int> send_plain(engine::connection* c, std::string_view data) {
     co_return co_await flush_tls(c);
 }
 
+runtime::task<int> send_plain(engine::connection* c, std::string_view head,
+                              std::string_view tail) {
+    if (!c->tls) co_return co_await runtime::io::send_all(c->fd, head, tail, c->timeout_ms);
+    if (c->tls->write(head) != tls::session::status::done) co_return -EPROTO;
+    if (c->tls->write(tail) != tls::session::status::done) co_return -EPROTO;
+    co_return co_await flush_tls(c);
+}
+
 runtime::task<std::string> start_tls(engine::connection* c, tls::context* ctx,
                                      std::string peer_name) {
     c->tls = std::make_unique<tls::session>(*ctx, peer_name);

@@ -106,6 +106,9 @@ runtime::task<void> run_connection(engine* e, engine::pool* p);
 // for a TLS failure or a malformed reply, -ETIMEDOUT after c->timeout_ms).
 runtime::task<int> read_reply(engine::connection* c, smtp::reply* out);
 runtime::task<int> send_plain(engine::connection* c, std::string_view data);
+// `head` then `tail` as one write (one sendmsg, or one run of TLS records).
+runtime::task<int> send_plain(engine::connection* c, std::string_view head,
+                              std::string_view tail);
 // The client side of a TLS handshake on the connection: "" or why it failed.
 runtime::task<std::string> start_tls(engine::connection* c, tls::context* ctx,
                                      std::string peer_name);

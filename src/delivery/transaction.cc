@@ -32,6 +32,13 @@ constexpr int send_waits_max = 1000000;
 // How long a connection of a budgeted pool waits for the reply to QUIT.
 constexpr std::uint64_t quit_reply_wait_ms = 1000;
 
+// With PIPELINING and CHUNKING, content this size or smaller is written together
+// with MAIL, the RCPTs and "BDAT <size> LAST", as RFC 3030's pipelined example
+// does: one round trip per transaction. A server that refused every recipient
+// still reads the chunk and refuses it, so at most this much is sent in vain;
+// larger content waits for the RCPT replies.
+constexpr std::size_t pipelined_content_bytes_max = 128 * 1024;
+
 // The reason recorded for a job whose message record could not be read back.
 const smtp::reply unreadable{0, "4.3.0", {"the message record could not be read back from "
                                           "the journal"}};
@@ -261,6 +268,27 @@ runtime::task<int> exchange(engine::connection* c, std::string commands,
     co_return 0;
 }
 
+// Sends the commands, the last of them "BDAT <size> LAST", and the content in
+// one write, then collects a reply per command: RSET (if any), MAIL, each RCPT,
+// and last the final one, which may take the longer data timeout.
+runtime::task<int> exchange_with_content(engine::connection* c, std::string commands,
+                                         std::string_view content,
+                                         std::vector<smtp::reply>* replies,
+                                         std::uint64_t reply_ms, std::uint64_t data_ms) {
+    c->timeout_ms = data_ms;
+    int rc = co_await send_plain(c, commands, content);
+    if (rc < 0) co_return rc;
+    std::size_t lines = 0;
+    for (char ch : commands) lines += ch == '\n';
+    replies->resize(lines);
+    for (std::size_t i = 0; i < lines; ++i) {
+        c->timeout_ms = i + 1 < lines ? reply_ms : data_ms;
+        rc = co_await read_reply(c, &(*replies)[i]);
+        if (rc < 0) co_return rc;
+    }
+    co_return 0;
+}
+
 // Runs one transaction; false when the connection is no longer usable.
 runtime::task<bool> run_transaction(transaction* t, bool reset) {
     engine::connection* c = t->c;
@@ -287,8 +315,20 @@ runtime::task<bool> run_transaction(transaction* t, bool reset) {
         for (std::uint32_t r : rcpts) t->apply(r, too_big);
         co_return true;
     }
+    // With CHUNKING and PIPELINING, content up to pipelined_content_bytes_max goes
+    // in the same write as its commands, one round trip for the transaction.
+    const bool content_pipelined = c->caps.chunking && c->caps.pipelining &&
+                                   m.body.size() <= pipelined_content_bytes_max;
+    std::string commands = t->commands(reset);
+    if (content_pipelined) commands += "BDAT " + std::to_string(m.body.size()) + " LAST\r\n";
     std::vector<smtp::reply> replies;
-    int rc = co_await exchange(c, t->commands(reset), &replies, reply_ms);
+    int rc = 0;
+    if (content_pipelined) {
+        rc = co_await exchange_with_content(c, std::move(commands), m.body, &replies, reply_ms,
+                                            data_ms);
+    } else {
+        rc = co_await exchange(c, std::move(commands), &replies, reply_ms);
+    }
     if (rc < 0 && reset && (replies.empty() || replies[0].code == 0)) {
         t->stale = true;
         co_return false;
@@ -301,7 +341,7 @@ runtime::task<bool> run_transaction(transaction* t, bool reset) {
     if (replies.size() <= at || replies[at].code >= 400 || replies[at].code < 200) {
         const smtp::reply& refusal = replies.size() > at ? replies[at] : replies.back();
         for (std::uint32_t r : rcpts) t->apply(r, refusal);
-        co_return replies.size() > at && replies[at].code != 421;
+        co_return replies.size() > at && replies[at].code != 421 && replies.back().code != 421;
     }
     std::vector<std::uint32_t> accepted;
     for (std::size_t i = 0; i < rcpts.size(); ++i) {
@@ -313,14 +353,18 @@ runtime::task<bool> run_transaction(transaction* t, bool reset) {
         }
     }
     smtp::reply final_reply;
-    if (c->caps.chunking) {
+    if (content_pipelined) {
+        // The reply to BDAT LAST is the final one; with no recipient accepted
+        // it refuses an empty transaction and concerns nobody.
+        final_reply = replies.back();
+        if (accepted.empty()) co_return final_reply.code != 421;
+    } else if (c->caps.chunking) {
         // RFC 3030: the body as it is, no dot-stuffing, in one BDAT LAST chunk.
-        // Not pipelined with the RCPTs: with none accepted, nothing is sent.
+        // Larger content is not pipelined: with no recipient accepted, none is sent.
         if (accepted.empty()) co_return true;  // the next transaction starts with RSET
         std::string command = "BDAT " + std::to_string(m.body.size()) + " LAST\r\n";
         c->timeout_ms = data_ms;
-        rc = co_await send_plain(c, command);
-        if (rc == 0) rc = co_await send_plain(c, m.body);
+        rc = co_await send_plain(c, command, m.body);
     } else {
         const smtp::reply& data = replies.back();
         if (data.code != 354) {
@@ -335,7 +379,7 @@ runtime::task<bool> run_transaction(transaction* t, bool reset) {
         c->timeout_ms = data_ms;
         rc = co_await send_plain(c, body);
     }
-    if (rc == 0) rc = co_await read_reply(c, &final_reply);
+    if (rc == 0 && !content_pipelined) rc = co_await read_reply(c, &final_reply);
     if (rc < 0) {
         t->lose(accepted, rc);
         co_return false;

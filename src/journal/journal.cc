@@ -18,6 +18,10 @@ namespace {
 
 constexpr const char* segment_suffix = ".seg";
 
+// The largest batch buffer kept for reuse; a larger batch (a burst of large
+// messages) gives its memory back once written.
+constexpr std::size_t spare_bytes_max = 8u << 20;
+
 // Segment file names are 16 hex digits + ".seg"; anything else is not ours.
 bool parse_segment_name(const char* name, std::uint64_t& sequence) {
     std::size_t length = std::strlen(name);
@@ -289,6 +293,8 @@ journal::chunk& journal::reserve(std::size_t estimate_bytes) {
         c.segment_sequence = _current;
         c.fd = target.fd;
         c.offset = target.write_offset;
+        c.data.swap(_spare);
+        c.data.reserve(estimate_bytes);
         _pending.push_back(std::move(c));
     }
     return _pending.back();
@@ -401,6 +407,10 @@ void journal::append_done(int result) {
         return;
     }
     _durable = c.last_ticket;
+    if (c.data.capacity() > _spare.capacity() && c.data.capacity() <= spare_bytes_max) {
+        c.data.clear();
+        _spare.swap(c.data);
+    }
     _in_flight.pop_front();
     wake_waiters(false);
     if (!_in_flight.empty()) {

@@ -17,6 +17,26 @@ task<int> send_all(int fd, std::string_view data, std::uint64_t timeout_ms) {
     co_return 0;
 }
 
+task<int> send_all(int fd, std::string_view head, std::string_view tail,
+                   std::uint64_t timeout_ms) {
+    while (!head.empty()) {
+        iovec parts[2] = {{const_cast<char*>(head.data()), head.size()},
+                          {const_cast<char*>(tail.data()), tail.size()}};
+        send_vectored op(fd, parts, tail.empty() ? 1 : 2, timeout_ms);
+        int n = co_await op;
+        if (n < 0) co_return n;
+        if (n == 0) co_return -EPIPE;
+        auto sent = static_cast<std::size_t>(n);
+        if (sent < head.size()) {
+            head.remove_prefix(sent);
+        } else {
+            tail.remove_prefix(sent - head.size());
+            head = {};
+        }
+    }
+    co_return co_await send_all(fd, tail, timeout_ms);
+}
+
 task<long> read_fully(int fd, char* buffer, std::size_t bytes, std::uint64_t offset) {
     std::size_t done = 0;
     while (done < bytes) {

@@ -213,6 +213,31 @@ def check_opportunistic_tls_and_chunking(ctx):
            % (line["tls_version"], line["tls_cipher"], version, cipher))
 
 
+def check_content_pipelined_with_chunking(ctx):
+    """With CHUNKING and PIPELINING, a small message's BDAT and content go with MAIL
+    and RCPT (the receiver holds those replies until the next command, so a
+    client that waited for them would stall); content over 128 KiB waits for the
+    RCPT replies and then goes by BDAT too."""
+    dns = ctx.dns(["--mx-host=pipe.test,mx.pipe.test,10", "--host-record=mx.pipe.test,127.0.0.43",
+                   "--mx-host=big.test,mx.big.test,10", "--host-record=mx.big.test,127.0.0.44"])
+    held = ctx.receiver("127.0.0.43", chunking=True, hold_replies=True)
+    plain = ctx.receiver("127.0.0.44", chunking=True)
+    relay = ctx.relay(dns.address)
+    small = b"Subject: small\r\n\r\n.dot\r\n" + b"x" * 1000 + b"\r\n"
+    large = b"Subject: large\r\n\r\n" + b"line of a large message\r\n" * 8000  # 200 KiB
+    send(relay, ["a@pipe.test", "b@pipe.test"], body=small)
+    send(relay, ["c@big.test"], body=large)
+    (got,) = wait_for(held.received, "the small message")
+    expect(got.bdat and got.pipelined, "BDAT %s, pipelined %s" % (got.bdat, got.pipelined))
+    expect(got.rcpt_to == ["a@pipe.test", "b@pipe.test"], "recipients %r" % got.rcpt_to)
+    expect(got.data.endswith(small), "small content differs: %r" % got.data[-80:])
+    (big,) = wait_for(plain.received, "the large message")
+    expect(big.bdat and not big.pipelined, "BDAT %s, pipelined %s" % (big.bdat, big.pipelined))
+    expect(big.data.endswith(large), "large content differs (%d bytes)" % len(big.data))
+    wait_for(lambda: len(lines_for(relay, "a@pipe.test", "delivered")) +
+             len(lines_for(relay, "c@big.test", "delivered")) == 2, "two delivered lines")
+
+
 def check_required_tls_refuses_plaintext_receiver(ctx):
     dns = tls_receiver_dns(ctx, "plain.test", "127.0.0.25")
     peer = ctx.receiver("127.0.0.25")
@@ -369,6 +394,7 @@ def check_one_dsn_for_two_failed_recipients(ctx):
 CHECKS = [check_mx_preference_then_failover, check_implicit_mx,
           check_null_mx_bounces_with_5_1_10, check_nxdomain_bounces_with_5_1_2,
           check_dns_failure_defers, check_opportunistic_tls_and_chunking,
+          check_content_pipelined_with_chunking,
           check_required_tls_refuses_plaintext_receiver,
           check_verify_refuses_bad_certificate_accepts_good, check_dsn_parameters_passed_on,
           check_notify_success_to_hop_without_dsn_is_relayed, check_notify_never_and_ret_full,

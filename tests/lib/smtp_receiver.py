@@ -8,7 +8,10 @@ each was accepted (`accepted`, monotonic) and stamps each message with its
 arrival time, for throttle tests; refuse_data() makes it answer a reply such as
 421 to the end of DATA instead of storing the message (a 421 closes the
 connection, as RFC 5321 says), until it is called with None, and `refused_at`
-stamps each refusal. Standard library only; every read has a timeout."""
+stamps each refusal. With hold_replies, the replies to MAIL and RCPT wait for
+the next command, so a client that does not pipeline stalls (and the read
+times out); each message records whether its content command came while they
+waited (`pipelined`). Standard library only; every read has a timeout."""
 
 import socket
 import socketserver
@@ -22,7 +25,9 @@ MESSAGE_MAX = 16 << 20
 
 
 class message:
-    def __init__(self, mail_from, rcpt_to, data, tls, bdat, mail_params, rcpt_params):
+    def __init__(self, mail_from, rcpt_to, data, tls, bdat, mail_params, rcpt_params,
+                 pipelined=False):
+        self.pipelined = pipelined   # DATA/BDAT came before the MAIL and RCPT replies left
         self.rcpt_params = rcpt_params   # per recipient, the parameters after the address
         self.arrived = time.monotonic()   # when the final reply was about to be sent
         self.mail_from = mail_from
@@ -38,7 +43,8 @@ class receiver:
 
     def __init__(self, host, port, cert=None, key=None, chunking=False, smtputf8=False,
                  pipelining=True, greeting=b"220 receiver.test ESMTP", name="receiver.test",
-                 dsn=False, data_delay_s=0):
+                 dsn=False, data_delay_s=0, hold_replies=False):
+        self.hold_replies = hold_replies
         self.dsn = dsn
         self.data_delay_s = data_delay_s   # a slow receiver: wait before each final reply
         self.data_refusal = None   # bytes: the reply to the end of DATA instead of 250
@@ -128,8 +134,17 @@ class receiver:
         stream = sock.makefile("rb")
         tls = None
 
+        held = []   # with hold_replies: the MAIL and RCPT replies not yet sent
+
         def send(line):
-            sock.sendall(line + b"\r\n")
+            sock.sendall(b"".join(held) + line + b"\r\n")
+            held.clear()
+
+        def reply_or_hold(line):
+            if self.hold_replies:
+                held.append(line + b"\r\n")
+            else:
+                send(line)
 
         def ehlo_lines():
             lines = [self.name.encode(), b"SIZE 10485760", b"8BITMIME"]
@@ -176,13 +191,14 @@ class receiver:
                 mail_from = address.lstrip(b"<").decode("utf-8", "replace")
                 params = rest.split()
                 rcpts, rcpt_params = [], []
-                send(b"250 2.1.0 ok")
+                reply_or_hold(b"250 2.1.0 ok")
             elif verb == b"RCPT":
                 address, _, rest = command[8:].partition(b">")
                 rcpts.append(address.lstrip(b"<").decode("utf-8", "replace"))
                 rcpt_params.append([p.decode() for p in rest.split()])
-                send(b"250 2.1.5 ok")
+                reply_or_hold(b"250 2.1.5 ok")
             elif verb == b"DATA":
+                pipelined = bool(held)
                 send(b"354 go ahead")
                 data = b""
                 while len(data) < MESSAGE_MAX:
@@ -199,15 +215,17 @@ class receiver:
                     if refusal.startswith(b"421"):
                         return
                     continue
-                self._store(mail_from, rcpts, data, tls, False, params, rcpt_params)
+                self._store(mail_from, rcpts, data, tls, False, params, rcpt_params, pipelined)
                 time.sleep(self.data_delay_s)
                 send(b"250 2.0.0 queued")
             elif verb == b"BDAT":
+                pipelined = bool(held)
                 words = command.split()
                 size = int(words[1])
                 chunks += stream.read(size) if size <= MESSAGE_MAX else b""
                 if len(words) > 2 and words[2].upper() == b"LAST":
-                    self._store(mail_from, rcpts, chunks, tls, True, params, rcpt_params)
+                    self._store(mail_from, rcpts, chunks, tls, True, params, rcpt_params,
+                                pipelined)
                     time.sleep(self.data_delay_s)
                     send(b"250 2.0.0 queued %d octets" % len(chunks))
                     chunks = b""
@@ -223,7 +241,8 @@ class receiver:
             else:
                 send(b"502 5.5.2 not implemented")
 
-    def _store(self, mail_from, rcpts, data, tls, bdat, params, rcpt_params):
+    def _store(self, mail_from, rcpts, data, tls, bdat, params, rcpt_params, pipelined=False):
         with self.lock:
             self.messages.append(message(mail_from, list(rcpts), data, tls, bdat,
-                                         [p.decode() for p in params], list(rcpt_params)))
+                                         [p.decode() for p in params], list(rcpt_params),
+                                         pipelined))

@@ -228,6 +228,10 @@ private:
     std::uint64_t _current = 0;                          // sequence appends go to
     std::deque<chunk> _pending;                          // next batch, per segment
     std::deque<chunk> _in_flight;                        // the batch being written
+    // A written chunk's buffer, kept for the next batch: batches are written as
+    // they come, so one buffer sized by the largest recent batch serves them all
+    // without growing (and copying) a new one record by record.
+    std::string _spare;
     bool _writing = false;
     std::uint64_t _pending_records = 0;                  // in the next batch
     std::size_t _pending_bytes = 0;

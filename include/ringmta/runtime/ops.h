@@ -10,6 +10,7 @@
 
 #include <liburing.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <cerrno>
 #include <cstdint>
@@ -84,6 +85,22 @@ private:
     std::size_t _bytes;
 };
 
+// sendmsg of a few pieces at once (a command line and the content after it), so
+// that they leave in one segment without first being copied together.
+class send_vectored : public uring_op<send_vectored> {
+public:
+    send_vectored(int fd, iovec* parts, std::size_t count, std::uint64_t timeout_ms = 0)
+        : uring_op(timeout_ms), _fd(fd) {
+        _header.msg_iov = parts;
+        _header.msg_iovlen = count;
+    }
+    void prepare(io_uring_sqe* s) { io_uring_prep_sendmsg(s, _fd, &_header, MSG_NOSIGNAL); }
+
+private:
+    int _fd;
+    msghdr _header{};
+};
+
 class connect : public uring_op<connect> {
 public:
     connect(int fd, const sockaddr* address, socklen_t length, std::uint64_t timeout_ms = 0)
@@ -151,6 +168,11 @@ private:
 // Sends all of `data`, resuming after short writes. 0 or -errno (-ETIMEDOUT when one
 // send made no progress for timeout_ms).
 task<int> send_all(int fd, std::string_view data, std::uint64_t timeout_ms);
+
+// Sends all of `head` and then all of `tail` as if they were one buffer: one
+// sendmsg while both fit in the socket's buffer.
+task<int> send_all(int fd, std::string_view head, std::string_view tail,
+                   std::uint64_t timeout_ms);
 
 // Reads from `fd` at `offset` until `bytes` are read or EOF; returns bytes read or -errno.
 task<long> read_fully(int fd, char* buffer, std::size_t bytes, std::uint64_t offset);

@@ -45,9 +45,9 @@ public:
 private:
     enum class state : std::uint8_t { line_start, mid_line, cr, dot, dot_cr, done };
 
-    void emit(const char* data, std::size_t size, std::string& body);
-    std::size_t feed_mid_line(std::string_view in, std::size_t i, std::string& body);
-    std::size_t feed_byte(char c, std::string& body);
+    void count(std::size_t size);
+    void store(const char* data, std::size_t size, std::string& body) const;
+    std::size_t feed_mid_line(std::string_view in, std::size_t i);
 
     std::size_t _body_bytes_max;
     std::size_t _line_bytes_max;
