@@ -124,6 +124,20 @@ bool complete(const std::vector<std::optional<R>>& answers) {
     return std::all_of(answers.begin(), answers.end(), [](const auto& a) { return a.has_value(); });
 }
 
+// ask(engine) on every shard, the answers added up; nothing when one is missing.
+runtime::task<std::optional<std::uint64_t>> sum_every_shard(
+    runtime::shard_calls* calls, unsigned home,
+    std::function<delivery::engine*(unsigned)> engine_of,
+    std::function<std::uint64_t(delivery::engine&)> ask) {
+    runtime::task<std::vector<std::optional<std::uint64_t>>> call =
+        ask_every_shard<std::uint64_t>(calls, home, std::move(engine_of), std::move(ask));
+    std::vector<std::optional<std::uint64_t>> got = co_await std::move(call);
+    if (!complete(got)) co_return std::nullopt;
+    std::uint64_t total = 0;
+    for (auto& n : got) total += *n;
+    co_return total;
+}
+
 }  // namespace
 
 observe::queue_summary merge_reports(const std::vector<report_list>& shards) {
@@ -203,25 +217,21 @@ runtime::task<observe::admin_result> shard_admin::suspend(std::string domain,
     std::uint64_t until = duration_ms == 0 ? 0 : runtime::unix_ms() + duration_ms;
     std::function<std::uint64_t(delivery::engine&)> ask =
         [domain, until](delivery::engine& e) { return e.suspend(domain, until); };
-    runtime::task<std::vector<std::optional<std::uint64_t>>> call =
-        ask_every_shard<std::uint64_t>(&_calls, _home, _engine_of, ask);
-    std::vector<std::optional<std::uint64_t>> got = co_await std::move(call);
-    if (!complete(got)) co_return no_answer();
-    std::uint64_t recipients = 0;
-    for (auto& n : got) recipients += *n;
-    co_return observe::admin_result{200, recipients, "suspended: " + domain};
+    runtime::task<std::optional<std::uint64_t>> call =
+        sum_every_shard(&_calls, _home, _engine_of, ask);
+    std::optional<std::uint64_t> recipients = co_await std::move(call);
+    if (!recipients) co_return no_answer();
+    co_return observe::admin_result{200, *recipients, "suspended: " + domain};
 }
 
 runtime::task<observe::admin_result> shard_admin::resume(std::string domain) {
     std::function<std::uint64_t(delivery::engine&)> ask =
         [domain](delivery::engine& e) { return std::uint64_t{e.resume(domain)}; };
-    runtime::task<std::vector<std::optional<std::uint64_t>>> call =
-        ask_every_shard<std::uint64_t>(&_calls, _home, _engine_of, ask);
-    std::vector<std::optional<std::uint64_t>> got = co_await std::move(call);
-    if (!complete(got)) co_return no_answer();
-    std::uint64_t ended = 0;
-    for (auto& n : got) ended += *n;
-    if (ended == 0) co_return observe::admin_result{404, 0, domain + " is not suspended"};
+    runtime::task<std::optional<std::uint64_t>> call =
+        sum_every_shard(&_calls, _home, _engine_of, ask);
+    std::optional<std::uint64_t> ended = co_await std::move(call);
+    if (!ended) co_return no_answer();
+    if (*ended == 0) co_return observe::admin_result{404, 0, domain + " is not suspended"};
     co_return observe::admin_result{200, 0, "resumed: " + domain};
 }
 

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -234,6 +235,21 @@ bool ascii(std::string_view text) {
     return true;
 }
 
+// One reply per line of the pipelined `commands`, in order; the last may take
+// last_ms (the final reply after content), the others reply_ms.
+runtime::task<int> read_replies(engine::connection* c, std::string_view commands,
+                                std::vector<smtp::reply>* replies, std::uint64_t reply_ms,
+                                std::uint64_t last_ms) {
+    const auto lines = static_cast<std::size_t>(std::count(commands.begin(), commands.end(), '\n'));
+    replies->resize(lines);
+    for (std::size_t i = 0; i < lines; ++i) {
+        c->timeout_ms = i + 1 < lines ? reply_ms : last_ms;
+        int rc = co_await read_reply(c, &(*replies)[i]);
+        if (rc < 0) co_return rc;
+    }
+    co_return 0;
+}
+
 // Sends the commands (all at once with PIPELINING, else one by one) and collects
 // the replies to RSET (if any), MAIL, each RCPT and DATA, in order.
 runtime::task<int> exchange(engine::connection* c, std::string commands,
@@ -242,14 +258,7 @@ runtime::task<int> exchange(engine::connection* c, std::string commands,
     if (c->caps.pipelining) {
         int rc = co_await send_plain(c, commands);
         if (rc < 0) co_return rc;
-        std::size_t lines = 0;
-        for (char ch : commands) lines += ch == '\n';
-        replies->resize(lines);
-        for (std::size_t i = 0; i < lines; ++i) {
-            rc = co_await read_reply(c, &(*replies)[i]);
-            if (rc < 0) co_return rc;
-        }
-        co_return 0;
+        co_return co_await read_replies(c, commands, replies, ms, ms);
     }
     std::size_t from = 0;
     while (from < commands.size()) {
@@ -278,15 +287,7 @@ runtime::task<int> exchange_with_content(engine::connection* c, std::string comm
     c->timeout_ms = data_ms;
     int rc = co_await send_plain(c, commands, content);
     if (rc < 0) co_return rc;
-    std::size_t lines = 0;
-    for (char ch : commands) lines += ch == '\n';
-    replies->resize(lines);
-    for (std::size_t i = 0; i < lines; ++i) {
-        c->timeout_ms = i + 1 < lines ? reply_ms : data_ms;
-        rc = co_await read_reply(c, &(*replies)[i]);
-        if (rc < 0) co_return rc;
-    }
-    co_return 0;
+    co_return co_await read_replies(c, commands, replies, reply_ms, data_ms);
 }
 
 // Runs one transaction; false when the connection is no longer usable.
