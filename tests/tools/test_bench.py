@@ -188,10 +188,26 @@ def check_bench_relay(ctx):
     expect(paths["ringmta"]["relay_cpu_s"] is not None, "no relay CPU figure")
 
 
+def check_profile_relay(ctx):
+    """tools/profile-relay (bash) on 1,000 messages: every one delivered (else it
+    exits 1), and the rate and CPU figures it prints are positive numbers."""
+    p = subprocess.run([os.path.join(ctx.tools, "profile-relay"), "--build", ctx.build,
+                        "--messages", "1000", "--connections", "5"],
+                       capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+                       stdin=subprocess.DEVNULL)
+    expect(p.returncode == 0, "profile-relay exited %d: %s" % (p.returncode, p.stderr[-800:]))
+    rate = re.search(r"delivered 1000 in [0-9.]+ s: ([0-9]+) msg/s", p.stdout)
+    cpu = re.search(r"CPU per message: ringmta ([0-9.]+) us, host ([0-9.]+) us", p.stdout)
+    expect(rate is not None and cpu is not None, "output %r" % p.stdout)
+    expect(float(rate.group(1)) > 0 and float(cpu.group(1)) > 0 and float(cpu.group(2)) > 0,
+           "figures %r" % p.stdout)
+
+
 CHECKS = [("bottleneck rule follows the readings", check_bottleneck_rule),
           ("ringmta-bench tiny sweep writes report, table and chart", check_tiny_sweep),
           ("ringmta-bench --target drives a running ringmta", check_target_mode),
-          ("bench-relay on the shared benchlib", check_bench_relay)]
+          ("bench-relay on the shared benchlib", check_bench_relay),
+          ("profile-relay counts every delivery and prints its figures", check_profile_relay)]
 
 
 def main():
