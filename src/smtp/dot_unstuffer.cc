@@ -107,8 +107,7 @@ dot_unstuffer::result dot_unstuffer::feed(std::string_view in, std::string& body
             }
             break;
         case state::dot_cr:
-            if (c == '\n') {
-                store(p + run, i - run, body);  // nothing: the run restarted after the CR
+            if (c == '\n') {  // the run restarted after the CR: nothing to store
                 _state = state::done;
                 return {i + 1, true};
             }
