@@ -6,9 +6,10 @@
 //
 //   journal_fill SPOOL_DIR SHARDS MESSAGES RECIPIENTS BODY_BYTES [SEGMENT_BYTES]
 //
-// Uses the journal's own encoders and segment naming, so what ringmta reads is
-// byte for byte what it would have written.
+// Uses the journal's own encoders, key file, record seals and segment naming, so
+// what ringmta reads is what it would have written.
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,11 +19,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "ringmta/journal/id_generator.h"
 #include "ringmta/journal/record.h"
+#include "ringmta/journal/segment_key.h"
 
 namespace {
 
@@ -45,16 +48,35 @@ public:
     shard_writer(std::string directory, unsigned shard, std::uint64_t segment_bytes)
         : _directory(std::move(directory)), _shard(shard), _segment_bytes(segment_bytes) {
         if (::mkdir(_directory.c_str(), 0700) != 0 && errno != EEXIST) die("mkdir " + _directory);
+        if (::getrandom(_secret.bytes.data(), _secret.bytes.size(), 0) !=
+            static_cast<ssize_t>(_secret.bytes.size())) {
+            die("getrandom");
+        }
+        std::string key = encode_key_file(key_file{_shard, 1, _secret});
+        std::string path = _directory + "/" + key_file_name;
+        int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+        if (fd < 0 || ::write(fd, key.data(), key.size()) != static_cast<ssize_t>(key.size())) {
+            die("write " + path);
+        }
+        ::close(fd);
         open_next();
     }
     ~shard_writer() { close_current(); }
 
-    // Appends the records in `batch` (whole records), rolling to a new segment first
-    // when they would not fit.
-    void append(const std::string& batch) {
+    // Appends the records in `batch` (whole, unsealed records), rolling to a new
+    // segment first when they would not fit, sealed with the segment's key.
+    void append(std::string& batch) {
         if (_offset + batch.size() > _segment_bytes && _offset > _header_bytes) {
             close_current();
             open_next();
+        }
+        segment_key key = derive_segment_key(_secret, _sequence);
+        for (std::size_t at = 0; at < batch.size();) {
+            std::uint32_t payload_bytes = 0;
+            std::memcpy(&payload_bytes, batch.data() + at + 8, 4);  // little-endian hosts
+            std::size_t bytes = record_bytes(payload_bytes);
+            reseal_record(std::span<char>(batch.data() + at, bytes), key);
+            at += bytes;
         }
         write_all(batch);
     }
@@ -71,7 +93,7 @@ private:
         _offset = 0;
         std::string header;
         encode_segment_header(header, segment_header_record{segment_format_version, _shard,
-                                                            _sequence, now_unix_ms()});
+                                                            _sequence, now_unix_ms(), _secret});
         _header_bytes = header.size();
         write_all(header);
     }
@@ -93,6 +115,7 @@ private:
     }
 
     std::string _directory;
+    journal_secret _secret;
     unsigned _shard;
     std::uint64_t _segment_bytes;
     std::uint64_t _sequence = 0;

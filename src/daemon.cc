@@ -267,6 +267,7 @@ std::string shard::start() {
     options.sync = cfg->journal.durability == config::durability::fsync;
     options.spool_bytes_max = cfg->journal.max_spool_size / count;
     options.commit_delay_ms = static_cast<std::uint64_t>(cfg->journal.commit_delay.count());
+    options.recycle_segments = cfg->journal.recycle_segments;
     log = std::make_unique<journal::journal>(options, io);
     runtime::reactor& r = runtime::reactor::current();
     r.add_turn_hook(log.get());

@@ -209,6 +209,7 @@ void describe_journal(std::string& out, const journal_config& journal) {
     add_line(out, "cache_size", detail::quote(format_size(journal.cache_size)),
              journal.cache_size == 0 ? "every body is read back from the journal" : "");
     add_line(out, "commit_delay", detail::quote(format_duration(journal.commit_delay)));
+    add_line(out, "recycle_segments", journal.recycle_segments ? "true" : "false");
 }
 
 void describe_routes(std::string& out, const std::vector<route>& routes) {

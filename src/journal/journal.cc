@@ -7,6 +7,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <span>
+
+#include <sys/random.h>
 
 #include "ringmta/journal/id_generator.h"
 #include "ringmta/runtime/assert.h"
@@ -17,6 +20,12 @@ namespace ringmta::journal {
 namespace {
 
 constexpr const char* segment_suffix = ".seg";
+// A removed segment's file kept for the next one (not a segment name: a restart
+// removes it, as it holds records of delivered mail only).
+constexpr const char* recycled_name = "recycled.tmp";
+// Written after each batch's last record: a clean end reads as the end of the
+// segment even in a recycled file, whose earlier data follows.
+constexpr std::size_t end_marker_bytes = record_alignment;
 
 // The largest batch buffer kept for reuse; a larger batch (a burst of large
 // messages) gives its memory back once written.
@@ -73,7 +82,11 @@ std::string describe_group_commit(const journal_stats& stats) {
                   stats.wait_us.quantile_bound(0.99),
                   double(stats.commit_us_total) / double(std::max<std::uint64_t>(1, stats.commit_us.count())),
                   stats.commit_us.quantile_bound(0.5), stats.commit_us.quantile_bound(0.99));
-    return line;
+    char segments[96];
+    std::snprintf(segments, sizeof(segments),
+                  "; %" PRIu64 " segments made, %" PRIu64 " of them from recycled files",
+                  stats.segments_created, stats.segments_recycled);
+    return line + std::string(segments);
 }
 
 journal::journal(journal_options options, segment_io& io)
@@ -103,17 +116,40 @@ std::string journal::open(recovery& into) {
     for (const std::string& name : names) {
         std::uint64_t sequence = 0;
         if (parse_segment_name(name.c_str(), sequence)) sequences.push_back(sequence);
+        // Kept for recycling by the last run: records of delivered mail only.
+        if (name == recycled_name) _io.remove_segment(_options.directory, name);
     }
     std::sort(sequences.begin(), sequences.end());
+    if (std::string error = load_key(sequences); !error.empty()) return error;
 
     for (std::uint64_t sequence : sequences) {
         std::string name = segment_name(sequence);
         int fd = _io.open_segment(_options.directory, name);
         if (fd < 0) return _options.directory + "/" + name + ": " + std::strerror(-fd);
         into.begin_segment(sequence);
+        segment_state state{fd, 0, 0};
         int rc = _io.scan_segment(fd, [&](std::string_view image) {
-            segment_scanner scanner(image);
-            while (std::optional<scanned_record> r = scanner.next()) into.apply(*r);
+            state.file_bytes = image.size();
+            // The segment's own header, when intact, says how it is sealed (it may
+            // even hold another secret: a segment moved from another spool); when
+            // damaged, or an earlier segment's (a recycled file whose first commit
+            // did not complete), the sequence does.
+            std::optional<segment_header_record> header = read_segment_header(image);
+            bool own = header && header->sequence == sequence;
+            state.key = !own ? key_for(sequence)
+                        : header->format_version >= 2 ? derive_segment_key(header->secret, sequence)
+                                                      : segment_key{};
+            if (header && !own) {
+                log_info("journal %s/%s: holds segment %" PRIu64 "'s header, not its own: a "
+                         "recycled file whose first commit a crash cut short (nothing in it "
+                         "was acknowledged)", _options.directory.c_str(), name.c_str(),
+                         header->sequence);
+            }
+            segment_scanner scanner(image, state.key);
+            while (std::optional<scanned_record> r = scanner.next()) {
+                if (r->offset == 0 && !own) continue;  // the earlier segment's header
+                into.apply(*r);
+            }
             if (scanner.corrupt_records() > 0) {
                 log_error("journal %s/%s: %zu corrupt record(s) skipped",
                           _options.directory.c_str(), name.c_str(), scanner.corrupt_records());
@@ -129,10 +165,74 @@ std::string journal::open(recovery& into) {
             return _options.directory + "/" + name + ": " + std::strerror(-rc);
         }
         // Kept open: bodies of the messages still queued are read back from it.
-        _segments[sequence] = segment_state{fd, 0, 0};
+        _segments[sequence] = state;
         _current = sequence;
     }
+    // New segments are sealed: they come after the last unsealed one.
+    _current = std::max(_current, _first_sealed - 1);
     roll();
+    return {};
+}
+
+segment_key journal::key_for(std::uint64_t sequence) const {
+    return sequence >= _first_sealed ? derive_segment_key(_secret, sequence) : segment_key{};
+}
+
+std::string journal::load_key(const std::vector<std::uint64_t>& sequences) {
+    std::string bytes;
+    int rc = _io.read_small_file(_options.directory, key_file_name, &bytes);
+    key_file k;
+    if (rc == 0 && decode_key_file(bytes, k)) {
+        _secret = k.secret;
+        _first_sealed = k.first_sealed_sequence;
+        return {};
+    }
+    // Missing (a new spool, or one written by format version 1) or damaged: rebuilt
+    // from the segment headers, which carry a copy of the secret. Segments after the
+    // last version 1 header are sealed (versions only go up with the sequence), so a
+    // damaged header of a sealed segment does not make it read as unsealed.
+    bool found = false;
+    std::uint64_t last_unsealed = 0;
+    for (std::uint64_t sequence : sequences) {
+        int fd = _io.open_segment(_options.directory, segment_name(sequence));
+        if (fd < 0) continue;
+        _io.scan_segment(fd, [&](std::string_view image) {
+            std::optional<segment_header_record> h = read_segment_header(image);
+            if (!h || h->sequence != sequence) return;
+            if (h->format_version < 2) {
+                last_unsealed = sequence;
+            } else {
+                _secret = h->secret;
+                found = true;
+            }
+        });
+        _io.close_segment(fd);
+        if (found) break;
+    }
+    _first_sealed = last_unsealed + 1;
+    if (!found) {
+        if (::getrandom(_secret.bytes.data(), _secret.bytes.size(), 0) !=
+            static_cast<ssize_t>(_secret.bytes.size())) {
+            return _options.directory + ": cannot draw the journal key: " + std::strerror(errno);
+        }
+        _first_sealed = sequences.empty() ? 1 : sequences.back() + 1;
+    }
+    log_info("journal %s: segments from %" PRIu64 " on are sealed with the key in %s",
+             _options.directory.c_str(), _first_sealed, key_file_name);
+    if (rc != -ENOENT) {
+        log_error("journal %s/%s: %s; %s", _options.directory.c_str(), key_file_name,
+                  rc < 0 ? std::strerror(-rc) : "damaged (not a key file, or its crc fails)",
+                  found ? "rebuilt from the segment headers"
+                        : "no segment header holds the key: a new one is made");
+    } else if (found) {
+        log_warn("journal %s/%s: missing; rebuilt from the segment headers",
+                 _options.directory.c_str(), key_file_name);
+    }
+    key_file made{_options.shard, _first_sealed, _secret};
+    if (int w = _io.replace_small_file(_options.directory, key_file_name, encode_key_file(made));
+        w < 0) {
+        return _options.directory + "/" + key_file_name + ": cannot write: " + std::strerror(-w);
+    }
     return {};
 }
 
@@ -145,11 +245,12 @@ runtime::task<int> journal::read_record(record_location at, std::uint64_t messag
     // A segment with a read in flight is not removed (its fd stays valid until the
     // read's SQE, perhaps still unsubmitted, has completed).
     ++it->second.reads;
+    segment_key key = it->second.key;
     int rc = co_await _io.read_at(it->second.fd, at.offset, at.bytes, image);
     if (--it->second.reads == 0 && it->second.pins == 0 && !_writing) reclaim();
     if (rc < 0) co_return rc;
     ++_body_reads;
-    segment_scanner scanner(*image);
+    segment_scanner scanner(*image, key, at.offset);
     std::optional<scanned_record> r = scanner.next();
     if (!r || r->offset != 0 || r->header.type != static_cast<std::uint16_t>(record_type::message) ||
         r->header.message_id != message_id) {
@@ -177,9 +278,12 @@ runtime::task<int> journal::read_message(record_location at, std::uint64_t messa
     std::string image;
     int rc = co_await read_record(at, message_id, &image);
     if (rc < 0) co_return rc;
-    segment_scanner scanner(image);
-    std::optional<scanned_record> r = scanner.next();
-    if (!r || !decode_message(message_id, r->payload, *out)) {
+    // read_record checked the record: its payload follows the header, the body last.
+    body_location body = message_body_location(image);
+    std::string_view payload =
+        std::string_view(image).substr(record_header_bytes, body.offset + body.bytes -
+                                                                record_header_bytes);
+    if (!decode_message(message_id, payload, *out)) {
         log_error("journal %s: segment %" PRIu64 " offset %" PRIu64 ": the message record of %s "
                   "does not decode on read-back", _options.directory.c_str(),
                   at.segment_sequence, at.offset, format_queue_id(message_id).c_str());
@@ -212,17 +316,68 @@ std::uint64_t journal::compaction_candidate() const {
 int journal::create_segment() {
     std::uint64_t sequence = _current + 1;
     std::string name = segment_name(sequence);
-    int fd = _io.create_segment(_options.directory, name, _options.segment_bytes);
+    std::uint64_t file_bytes = _options.segment_bytes;
+    int fd = -ENOENT;
+    if (_recycled) {
+        file_bytes = std::max(file_bytes, _recycled_bytes);
+        fd = reuse_recycled(name);
+        if (fd < 0 && fd != -ENOENT) return fd;
+    }
+    if (fd < 0) {
+        file_bytes = _options.segment_bytes;
+        fd = _io.create_segment(_options.directory, name, _options.segment_bytes);
+    }
     if (fd < 0) return fd;
-    _segments[sequence] = segment_state{fd, 0, 0};
+    segment_state& created = _segments[sequence];
+    created = segment_state{fd, 0, 0};
+    created.key = key_for(sequence);
+    created.file_bytes = file_bytes;
     _current = sequence;
+    _current_key = created.key;
     ++_stats.segments_created;
     segment_header_record header{segment_format_version, _options.shard, sequence,
-                                 runtime::unix_ms()};
+                                 runtime::unix_ms(), _secret};
     chunk& c = reserve(0);
     encode_segment_header(c.data, header);
     appended(c);
     return 0;
+}
+
+int journal::reuse_recycled(const std::string& name) {
+    _recycled = false;
+    // A file smaller than a segment would grow (file metadata in every commit).
+    int rc = _recycled_bytes >= _options.segment_bytes
+                 ? _io.rename_segment(_options.directory, recycled_name, name)
+                 : -EFBIG;
+    if (rc < 0) {
+        if (rc != -EFBIG) {
+            log_warn("journal %s: cannot reuse %s as %s: %s; a new file instead",
+                     _options.directory.c_str(), recycled_name, name.c_str(), std::strerror(-rc));
+        }
+        _io.remove_segment(_options.directory, recycled_name);
+        return -ENOENT;
+    }
+    // The new name is durable before any record in the file is acknowledged. Until
+    // the segment's header is, the file holds only what the earlier segment sealed
+    // with its key: under the new name, none of it reads as a record.
+    rc = _io.sync_directory(_options.directory);
+    if (rc < 0) {
+        fail("directory fsync after renaming " + std::string(recycled_name) + " to " + name, rc);
+        return rc;
+    }
+    int fd = _io.open_segment(_options.directory, name, true);
+    if (fd < 0) {
+        fail("opening the recycled file " + name, fd);
+        return fd;
+    }
+    ++_stats.segments_recycled;
+    return fd;
+}
+
+bool journal::room_for_segment() const {
+    // A recycled file is already counted in spool_bytes(): using it adds nothing.
+    return _options.spool_bytes_max == 0 || _recycled ||
+           spool_bytes() + _options.segment_bytes <= _options.spool_bytes_max;
 }
 
 void journal::roll() {
@@ -232,9 +387,9 @@ void journal::roll() {
 }
 
 std::uint64_t journal::spool_bytes() const {
-    std::uint64_t total = 0;
+    std::uint64_t total = _recycled ? _recycled_bytes : 0;
     for (const auto& [sequence, segment] : _segments) {
-        total += std::max(_options.segment_bytes, segment.write_offset);
+        total += std::max(segment.file_bytes, segment.write_offset + end_marker_bytes);
     }
     return total;
 }
@@ -243,7 +398,7 @@ bool journal::fits(std::size_t bytes) const {
     auto it = _segments.find(_current);
     if (it == _segments.end() || it->second.fd < 0) return false;
     // A segment holding only its header takes any record (segments are a soft size).
-    return it->second.write_offset <= 64 ||
+    return it->second.write_offset <= segment_header_record_bytes ||
            it->second.write_offset + bytes <= _options.segment_bytes;
 }
 
@@ -253,8 +408,7 @@ bool journal::make_room(std::size_t bytes) {
         _full = false;
         return true;
     }
-    if (_options.spool_bytes_max != 0 &&
-        spool_bytes() + _options.segment_bytes > _options.spool_bytes_max) {
+    if (!room_for_segment()) {
         _full = true;
         return false;
     }
@@ -280,9 +434,7 @@ journal::chunk& journal::reserve(std::size_t estimate_bytes) {
     // A record that would cross the end of the segment starts a new one when one can
     // be created; otherwise (spool full) it goes past the nominal size: only message
     // records wait for room, through make_room().
-    if (!fits(estimate_bytes) && _segments[_current].fd >= 0 &&
-        (_options.spool_bytes_max == 0 ||
-         spool_bytes() + _options.segment_bytes <= _options.spool_bytes_max)) {
+    if (!fits(estimate_bytes) && _segments[_current].fd >= 0 && room_for_segment()) {
         if (int rc = create_segment(); rc < 0 && rc != -ENOSPC && rc != -EDQUOT) {
             fail("cannot create segment " + segment_name(_current + 1), rc);
         }
@@ -305,7 +457,7 @@ std::uint64_t journal::append_message(const message_view& m, record_location* wh
                            m.helo.size() + m.client_address.size() + m.envid.size();
     for (const std::string& r : m.recipients) estimate += r.size() + 16;
     chunk& c = reserve(estimate);
-    std::size_t at = encode_message(c.data, m);
+    std::size_t at = encode_message(c.data, m, _current_key);
     if (where) {
         *where = record_location{_current, c.offset + at,
                                  static_cast<std::uint32_t>(c.data.size() - at)};
@@ -320,6 +472,8 @@ std::uint64_t journal::append_message_image(std::string_view image, record_locat
     chunk& c = reserve(image.size());
     std::size_t at = c.data.size();
     c.data.append(image);
+    // Read from (and sealed for) another segment: sealed for this one.
+    reseal_record(std::span<char>(c.data.data() + at, image.size()), _current_key);
     *where = record_location{_current, c.offset + at, static_cast<std::uint32_t>(image.size())};
     segment_state& target = _segments[_current];
     ++target.pins;
@@ -331,13 +485,13 @@ std::uint64_t journal::append_message_image(std::string_view image, record_locat
 
 std::uint64_t journal::append_outcome(const outcome_record& o) {
     chunk& c = reserve(record_header_bytes + 32);
-    encode_outcome(c.data, o);
+    encode_outcome(c.data, o, _current_key);
     return appended(c);
 }
 
 std::uint64_t journal::append_attempt(const attempt_record& a) {
     chunk& c = reserve(record_header_bytes + 32);
-    encode_attempt(c.data, a);
+    encode_attempt(c.data, a, _current_key);
     return appended(c);
 }
 
@@ -378,6 +532,8 @@ void journal::before_wait() {
     _pending_records = 0;
     _pending_bytes = 0;
     _in_flight.swap(_pending);
+    // Each chunk ends with an end marker, which the next batch overwrites.
+    for (chunk& c : _in_flight) c.data.append(end_marker_bytes, '\0');
     _writing = true;
     ++_stats.batches;
     start_next_chunk();
@@ -449,6 +605,20 @@ void journal::wake_waiters(bool all) {
     _waiters.erase(still_waiting, _waiters.end());
 }
 
+bool journal::recycle(std::uint64_t sequence, const segment_state& segment) {
+    if (!_options.recycle_segments || _recycled || _failure != 0) return false;
+    // Not made durable, as the unlink it stands for is not: after a crash the file
+    // may show under its old name again, holding mail whose outcomes say it was
+    // delivered (or, if those went too, it is delivered again: at least once,
+    // never lost). Its next name is made durable before it takes a record.
+    if (_io.rename_segment(_options.directory, segment_name(sequence), recycled_name) < 0) {
+        return false;
+    }
+    _recycled = true;
+    _recycled_bytes = std::max(segment.file_bytes, segment.write_offset + end_marker_bytes);
+    return true;
+}
+
 void journal::reclaim() {
     while (!_releases.empty() && _releases.front().ticket <= _durable) {
         auto it = _segments.find(_releases.front().segment_sequence);
@@ -469,10 +639,12 @@ void journal::reclaim() {
         auto in_batch = [&](const chunk& c) { return c.segment_sequence == oldest->first; };
         if (std::any_of(_pending.begin(), _pending.end(), in_batch)) break;
         if (oldest->second.fd >= 0) _io.close_segment(oldest->second.fd);
-        int rc = _io.remove_segment(_options.directory, segment_name(oldest->first));
-        if (rc < 0 && rc != -ENOENT) {
-            log_warn("journal %s/%s: cannot remove: %s", _options.directory.c_str(),
-                     segment_name(oldest->first).c_str(), std::strerror(-rc));
+        if (!recycle(oldest->first, oldest->second)) {
+            int rc = _io.remove_segment(_options.directory, segment_name(oldest->first));
+            if (rc < 0 && rc != -ENOENT) {
+                log_warn("journal %s/%s: cannot remove: %s", _options.directory.c_str(),
+                         segment_name(oldest->first).c_str(), std::strerror(-rc));
+            }
         }
         ++_stats.segments_removed;
         _segments.erase(oldest);

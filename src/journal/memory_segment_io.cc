@@ -37,7 +37,8 @@ int memory_segment_io::create_segment(const std::string& directory, const std::s
     return _next_fd++;
 }
 
-int memory_segment_io::open_segment(const std::string& directory, const std::string& name) {
+int memory_segment_io::open_segment(const std::string& directory, const std::string& name,
+                                    bool) {
     std::string path = directory + "/" + name;
     if (!_files.count(path)) return -ENOENT;
     _open[_next_fd] = path;
@@ -77,6 +78,50 @@ runtime::task<int> memory_segment_io::read_at(int fd, std::uint64_t offset, std:
 
 int memory_segment_io::remove_segment(const std::string& directory, const std::string& name) {
     return _files.erase(directory + "/" + name) ? 0 : -ENOENT;
+}
+
+int memory_segment_io::rename_segment(const std::string& directory, const std::string& from,
+                                      const std::string& to) {
+    std::string old_path = directory + "/" + from;
+    std::string new_path = directory + "/" + to;
+    auto it = _files.find(old_path);
+    if (it == _files.end()) return -ENOENT;
+    if (old_path == new_path) return 0;
+    file moved = std::move(it->second);
+    _files.erase(it);
+    _files[new_path] = std::move(moved);  // replaces, as rename(2) does
+    for (auto& [fd, path] : _open) {
+        if (path == old_path) path = new_path;
+    }
+    return 0;
+}
+
+int memory_segment_io::sync_directory(const std::string&) { return _plan.directory_sync_error; }
+
+int memory_segment_io::read_small_file(const std::string& directory, const std::string& name,
+                                       std::string* out) {
+    auto it = _files.find(directory + "/" + name);
+    if (it == _files.end()) return -ENOENT;
+    *out = it->second.cached;
+    return 0;
+}
+
+int memory_segment_io::replace_small_file(const std::string& directory, const std::string& name,
+                                          std::string_view data) {
+    put_file(directory + "/" + name, std::string(data));
+    return 0;
+}
+
+const std::string* memory_segment_io::file_image(const std::string& path) const {
+    auto it = _files.find(path);
+    return it == _files.end() ? nullptr : &it->second.cached;
+}
+
+void memory_segment_io::put_file(const std::string& path, std::string data) {
+    file& f = _files[path];
+    f.cached = std::move(data);
+    f.durable = f.cached;
+    f.dirty_sectors.clear();
 }
 
 void memory_segment_io::close_segment(int fd) { _open.erase(fd); }

@@ -5,6 +5,7 @@
 // Layout tables: src/journal/README.md.
 #include "ringmta/journal/record.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -18,7 +19,8 @@ constexpr std::size_t message_fixed_bytes = 32;
 constexpr std::size_t recipient_fixed_bytes = 10;
 constexpr std::size_t outcome_payload_bytes = 16;
 constexpr std::size_t attempt_payload_bytes = 16;
-constexpr std::size_t segment_header_payload_bytes = 24;
+constexpr std::size_t segment_header_v1_payload_bytes = 24;
+constexpr std::size_t segment_header_payload_bytes = 40;  // version 2: the secret too
 constexpr std::size_t crc_field_offset = 12;
 constexpr std::size_t recipient_count_field_offset = 12;  // within a message payload
 constexpr std::size_t body_bytes_field_offset = 16;
@@ -80,14 +82,14 @@ private:
 
 // Starts a record: appends the header with a zero crc. Returns the record's offset.
 std::size_t begin_record(std::string& out, record_type type, std::size_t payload_bytes,
-                         std::uint64_t message_id) {
+                         std::uint64_t message_id, segment_key key) {
     RINGMTA_ASSERT(payload_bytes <= std::numeric_limits<std::uint32_t>::max(),
                    "journal record payload of %zu bytes does not fit the header", payload_bytes);
     std::size_t start = out.size();
     out.reserve(start + record_bytes(payload_bytes));
     append_le(out, record_magic);
     append_le(out, static_cast<std::uint16_t>(type));
-    append_le(out, std::uint16_t{0});
+    append_le(out, key.tag);
     append_le(out, static_cast<std::uint32_t>(payload_bytes));
     append_le(out, std::uint32_t{0});
     append_le(out, message_id);
@@ -95,13 +97,13 @@ std::size_t begin_record(std::string& out, record_type type, std::size_t payload
 }
 
 // Ends a record: pads to the alignment and fills in the crc over header and payload.
-std::size_t finish_record(std::string& out, std::size_t start) {
+std::size_t finish_record(std::string& out, std::size_t start, segment_key key) {
     std::size_t written = out.size() - start;
     std::size_t payload_bytes = get_le<std::uint32_t>(out.data() + start + 8);
     RINGMTA_ASSERT(written == record_header_bytes + payload_bytes,
                    "journal encoder wrote %zu bytes for a %zu byte payload", written,
                    payload_bytes);
-    std::uint32_t crc = crc32c(0, out.data() + start, written);
+    std::uint32_t crc = crc32c(key.seed, out.data() + start, written);
     put_le(out.data() + start + crc_field_offset, crc);
     out.append(record_bytes(payload_bytes) - written, '\0');
     return start;
@@ -140,7 +142,7 @@ std::size_t record_bytes(std::size_t payload_bytes) {
     return (unpadded + record_alignment - 1) & ~(record_alignment - 1);
 }
 
-std::size_t encode_message(std::string& out, const message_view& m) {
+std::size_t encode_message(std::string& out, const message_view& m, segment_key key) {
     assert_field(m.sender, address_bytes_max, "sender");
     assert_field(m.helo, address_bytes_max, "helo");
     assert_field(m.client_address, address_bytes_max, "client address");
@@ -165,7 +167,7 @@ std::size_t encode_message(std::string& out, const message_view& m) {
             payload_bytes += m.orcpt[i].size();
         }
     }
-    std::size_t start = begin_record(out, record_type::message, payload_bytes, m.message_id);
+    std::size_t start = begin_record(out, record_type::message, payload_bytes, m.message_id, key);
     append_le(out, m.arrival_unix_ms);
     append_le(out, m.flags);
     append_le(out, static_cast<std::uint32_t>(m.recipients.size()));
@@ -192,36 +194,64 @@ std::size_t encode_message(std::string& out, const message_view& m) {
         append_string(out, orcpt);
     }
     append_string(out, m.body);  // the one copy of the body
-    return finish_record(out, start);
+    return finish_record(out, start, key);
 }
 
-std::size_t encode_outcome(std::string& out, const outcome_record& o) {
+std::size_t encode_outcome(std::string& out, const outcome_record& o, segment_key key) {
     std::size_t start = begin_record(out, record_type::outcome, outcome_payload_bytes,
-                                     o.message_id);
+                                     o.message_id, key);
     append_le(out, o.recipient_index);
     append_le(out, static_cast<std::uint8_t>(o.status));
     out.append(3, '\0');
     append_le(out, o.time_unix_ms);
-    return finish_record(out, start);
+    return finish_record(out, start, key);
 }
 
-std::size_t encode_attempt(std::string& out, const attempt_record& a) {
+std::size_t encode_attempt(std::string& out, const attempt_record& a, segment_key key) {
     std::size_t start = begin_record(out, record_type::attempt, attempt_payload_bytes,
-                                     a.message_id);
+                                     a.message_id, key);
     append_le(out, a.recipient_index);
     append_le(out, a.attempts);
     append_le(out, a.next_attempt_unix_ms);
-    return finish_record(out, start);
+    return finish_record(out, start, key);
 }
 
 std::size_t encode_segment_header(std::string& out, const segment_header_record& h) {
-    std::size_t start = begin_record(out, record_type::segment_header,
-                                     segment_header_payload_bytes, 0);
+    bool secret = h.format_version >= 2;
+    std::size_t start = begin_record(
+        out, record_type::segment_header,
+        secret ? segment_header_payload_bytes : segment_header_v1_payload_bytes, 0, {});
     append_le(out, h.format_version);
     append_le(out, h.shard);
     append_le(out, h.sequence);
     append_le(out, h.created_unix_ms);
-    return finish_record(out, start);
+    if (secret) out.append(reinterpret_cast<const char*>(h.secret.bytes.data()), h.secret.bytes.size());
+    return finish_record(out, start, {});
+}
+
+void reseal_record(std::span<char> record, segment_key key) {
+    RINGMTA_ASSERT(record.size() >= record_header_bytes, "reseal of a %zu byte record",
+                   record.size());
+    std::size_t payload_bytes = get_le<std::uint32_t>(record.data() + 8);
+    RINGMTA_ASSERT(record.size() >= record_header_bytes + payload_bytes,
+                   "reseal of a cut-off record");
+    put_le(record.data() + 6, key.tag);
+    put_le(record.data() + crc_field_offset, std::uint32_t{0});
+    std::uint32_t crc = crc32c(key.seed, record.data(), record_header_bytes + payload_bytes);
+    put_le(record.data() + crc_field_offset, crc);
+}
+
+std::optional<segment_header_record> read_segment_header(std::string_view image) {
+    // Unsealed, at offset 0: what a scan with no key returns first.
+    segment_scanner scanner(image.substr(0, std::min(image.size(), segment_header_record_bytes)));
+    std::optional<scanned_record> r = scanner.next();
+    segment_header_record h{};
+    if (!r || r->offset != 0 ||
+        r->header.type != static_cast<std::uint16_t>(record_type::segment_header) ||
+        !decode_segment_header(r->payload, h)) {
+        return std::nullopt;
+    }
+    return h;
 }
 
 body_location message_body_location(std::string_view encoded_record) {
@@ -308,10 +338,25 @@ bool decode_attempt(std::uint64_t message_id, std::string_view payload, attempt_
 }
 
 bool decode_segment_header(std::string_view payload, segment_header_record& out) {
-    if (payload.size() != segment_header_payload_bytes) return false;
+    if (payload.size() != segment_header_v1_payload_bytes &&
+        payload.size() != segment_header_payload_bytes) {
+        return false;
+    }
     payload_reader in(payload);
-    return in.get(out.format_version) && in.get(out.shard) && in.get(out.sequence) &&
-           in.get(out.created_unix_ms);
+    out.secret = {};
+    if (!in.get(out.format_version) || !in.get(out.shard) || !in.get(out.sequence) ||
+        !in.get(out.created_unix_ms)) {
+        return false;
+    }
+    // Version 1 has no secret; version 2 always has one.
+    if ((out.format_version >= 2) != (payload.size() == segment_header_payload_bytes)) {
+        return false;
+    }
+    std::string_view secret;
+    if (in.get_bytes(in.remaining(), secret)) {
+        std::memcpy(out.secret.bytes.data(), secret.data(), secret.size());
+    }
+    return true;
 }
 
 // --- segment_scanner -----------------------------------------------------------------------
@@ -324,8 +369,17 @@ bool decode_segment_header(std::string_view payload, segment_header_record& out)
 // * Bad magic or crc: re-synchronise. When the magic is right and the announced record fits,
 //   the search starts past that record (same reason: never look inside a payload); else it
 //   starts at the next aligned offset.
+// * With a sealed key, a record must carry its tag and check out from its seed; else it is
+//   bad like a wrong crc (before the torn check: a foreign header's length means nothing).
+//   So neither what a recycled file held before (sealed with another segment's key) nor
+//   bytes in a body (no one outside knows the key) is ever taken, not even by the search.
+//   The one unsealed record taken is the segment header, and only at segment offset 0,
+//   which is always the segment's own header or, in a recycled file whose first commit
+//   did not complete, the earlier segment's (the journal tells them apart by sequence).
 
-segment_scanner::segment_scanner(std::string_view image) : _image(image) {}
+segment_scanner::segment_scanner(std::string_view image, segment_key key,
+                                 std::uint64_t image_offset)
+    : _image(image), _key(key), _image_offset(image_offset) {}
 
 segment_scanner::probe segment_scanner::check_at(std::size_t offset, scanned_record& out) const {
     std::size_t remaining = _image.size() - offset;
@@ -352,11 +406,17 @@ segment_scanner::probe segment_scanner::check_at(std::size_t offset, scanned_rec
     h.payload_bytes = get_le<std::uint32_t>(at + 8);
     h.crc = get_le<std::uint32_t>(at + crc_field_offset);
     h.message_id = get_le<std::uint64_t>(at + 16);
+    segment_key key = _key;
+    if (key.sealed() && _image_offset + offset == 0) {
+        if (h.type != static_cast<std::uint16_t>(record_type::segment_header)) return probe::bad;
+        key = segment_key{};
+    }
+    if (h.flags != key.tag && key.sealed()) return probe::bad;
     if (record_bytes(h.payload_bytes) > remaining) return probe::torn;
     char header_zero_crc[record_header_bytes];
     std::memcpy(header_zero_crc, at, record_header_bytes);
     put_le(header_zero_crc + crc_field_offset, std::uint32_t{0});
-    std::uint32_t crc = crc32c(0, header_zero_crc, record_header_bytes);
+    std::uint32_t crc = crc32c(key.seed, header_zero_crc, record_header_bytes);
     crc = crc32c(crc, at + record_header_bytes, h.payload_bytes);
     if (crc != h.crc) return probe::bad;
     out.payload = _image.substr(offset + record_header_bytes, h.payload_bytes);

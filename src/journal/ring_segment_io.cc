@@ -64,9 +64,10 @@ int ring_segment_io::create_segment(const std::string& directory, const std::str
     return fd;
 }
 
-int ring_segment_io::open_segment(const std::string& directory, const std::string& name) {
+int ring_segment_io::open_segment(const std::string& directory, const std::string& name,
+                                  bool writable) {
     std::string path = directory + "/" + name;
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    int fd = ::open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
     return fd < 0 ? -errno : fd;
 }
 
@@ -106,6 +107,65 @@ runtime::task<int> ring_segment_io::read_at(int fd, std::uint64_t offset, std::s
 int ring_segment_io::remove_segment(const std::string& directory, const std::string& name) {
     std::string path = directory + "/" + name;
     return ::unlink(path.c_str()) == 0 ? 0 : -errno;
+}
+
+int ring_segment_io::rename_segment(const std::string& directory, const std::string& from,
+                                    const std::string& to) {
+    std::string old_path = directory + "/" + from;
+    std::string new_path = directory + "/" + to;
+    return ::rename(old_path.c_str(), new_path.c_str()) == 0 ? 0 : -errno;
+}
+
+int ring_segment_io::sync_directory(const std::string& directory) {
+    int dir = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) return -errno;
+    int rc = ::fsync(dir) == 0 ? 0 : -errno;
+    ::close(dir);
+    return rc;
+}
+
+int ring_segment_io::read_small_file(const std::string& directory, const std::string& name,
+                                     std::string* out) {
+    std::string path = directory + "/" + name;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    out->clear();
+    char buffer[4096];
+    int rc = 0;
+    // Bounded: a small file; more than 64 KiB is not one of ours (and reads as damaged).
+    while (out->size() <= 65536) {
+        ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) rc = -errno;
+        if (n <= 0) break;
+        out->append(buffer, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return rc;
+}
+
+int ring_segment_io::replace_small_file(const std::string& directory, const std::string& name,
+                                        std::string_view data) {
+    std::string path = directory + "/" + name;
+    std::string temporary = path + ".tmp";
+    int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return -errno;
+    std::size_t done = 0;
+    int rc = 0;
+    while (done < data.size() && rc == 0) {
+        ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) rc = n < 0 ? -errno : -EIO;
+        else done += static_cast<std::size_t>(n);
+    }
+    if (rc == 0 && ::fsync(fd) != 0) rc = -errno;
+    ::close(fd);
+    if (rc == 0 && ::rename(temporary.c_str(), path.c_str()) != 0) rc = -errno;
+    if (rc != 0) {
+        ::unlink(temporary.c_str());
+        return rc;
+    }
+    return sync_directory(directory);
 }
 
 void ring_segment_io::close_segment(int fd) { ::close(fd); }

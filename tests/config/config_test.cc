@@ -61,6 +61,7 @@ segment_size = 134217728
 max_spool_size = "10GB"
 cache_size = "16MB"
 commit_delay = "2ms"
+recycle_segments = false
 
 [routes]
 "Example.NET" = ["127.0.0.2:2626", "[::1]:2627"]
@@ -110,6 +111,7 @@ TEST_CASE("defaults match the documented values") {
     CHECK(c.journal.max_spool_size == 0);
     CHECK(c.journal.cache_size == 64ull << 20);
     CHECK(c.journal.commit_delay == 0ms);
+    CHECK(c.journal.recycle_segments);
     CHECK(c.routes.empty());
 }
 
@@ -167,6 +169,7 @@ TEST_CASE("a file that sets every key") {
     CHECK(c.journal.max_spool_size == 10ull << 30);
     CHECK(c.journal.cache_size == 16ull << 20);
     CHECK(c.journal.commit_delay == 2ms);
+    CHECK_FALSE(c.journal.recycle_segments);
     REQUIRE(c.routes.size() == 3);  // in file order, domains lower-cased
     CHECK(c.routes[0].domain == "example.net");
     CHECK(c.routes[0].next_hops.size() == 2);

@@ -114,11 +114,15 @@ TEST_CASE("message round trip: many recipients, up to the limit") {
 
 TEST_CASE("outcome, attempt and segment header round trips") {
     std::string out;
-    std::size_t a_at = encode_segment_header(out, {segment_format_version, 3, 77, 1700000000000});
+    journal_secret secret;
+    for (std::size_t i = 0; i < secret.bytes.size(); ++i) secret.bytes[i] = static_cast<std::uint8_t>(i + 1);
+    std::size_t a_at =
+        encode_segment_header(out, {segment_format_version, 3, 77, 1700000000000, secret});
     std::size_t b_at = encode_outcome(out, {42, 7, outcome_status::expired, 1700000000500});
     std::size_t c_at = encode_attempt(out, {43, 1, 5, 1700000900000});
     CHECK(a_at == 0);
-    CHECK(b_at == record_bytes(24));
+    CHECK(b_at == record_bytes(40));
+    CHECK(b_at == segment_header_record_bytes);
     CHECK(c_at == b_at + record_bytes(16));
     CHECK(out.size() == c_at + record_bytes(16));
 
@@ -136,6 +140,7 @@ TEST_CASE("outcome, attempt and segment header round trips") {
     CHECK(h.shard == 3);
     CHECK(h.sequence == 77);
     CHECK(h.created_unix_ms == 1700000000000);
+    CHECK(h.secret == secret);
     CHECK(a->header.message_id == 0);
 
     outcome_record o{};

@@ -143,6 +143,9 @@ struct journal_config {
     // Group commit: how long a batch waits for more appends before its write and
     // fdatasync (0: written at the end of the reactor turn that made it).
     duration_ms commit_delay = duration_ms(0);
+    // Reuse a removed segment's file for the next segment: appends then go into
+    // blocks already written, and a group commit is one device write, not two.
+    bool recycle_segments = true;
 };
 
 // A static route: mail for the domain goes to these next hops instead of its MX.

@@ -13,9 +13,13 @@
 // journal stays failed: every durable() not yet satisfied resumes with the error.
 //
 // Reclaim: segments are removed oldest first once no live message remains in
-// them. Compaction: when the oldest segment keeps the spool at more than twice
-// its live data (plus two segments), its live messages are rewritten forward
-// (compaction_candidate, read_record, append_message_image) and it goes.
+// them; one removed segment's file is kept and recycled as the next segment
+// (appends into blocks already written change no file metadata, so a group
+// commit is one device write, not two). Records are sealed with their segment's
+// key (segment_key.h), so what a recycled file held before is never read as the
+// new segment's. Compaction: when the oldest segment keeps the spool at more
+// than twice its live data (plus two segments), its live messages are rewritten
+// forward (compaction_candidate, read_record, append_message_image) and it goes.
 #pragma once
 
 #include <array>
@@ -46,6 +50,9 @@ struct journal_options {
     // before it is written (journal.commit_delay); 0: written at the end of the
     // reactor turn. A batch of commit_early_bytes goes at once.
     std::uint64_t commit_delay_ms = 0;
+    // Keep a removed segment's file for the next segment (see above); false: every
+    // segment is a new, preallocated file.
+    bool recycle_segments = true;
     // Called once, with a message naming the file and the error. Empty: log, exit(75).
     std::function<void(const std::string&)> on_storage_failure;
 };
@@ -74,7 +81,8 @@ struct journal_stats {
     std::uint64_t batches = 0;
     std::uint64_t bytes = 0;
     std::uint64_t segments_created = 0;
-    std::uint64_t segments_removed = 0;
+    std::uint64_t segments_removed = 0;       // recycled ones included
+    std::uint64_t segments_recycled = 0;      // made from a removed one's file
     std::uint64_t largest_batch_records = 0;
     std::uint64_t messages_rewritten = 0;    // by compaction
     std::uint64_t bytes_rewritten = 0;
@@ -102,6 +110,8 @@ public:
     // Start-up, on the shard before it serves: replays every segment in order into
     // `into`, then starts a fresh segment for appends (a segment written before a
     // crash is never appended to again). Returns "" or an error naming the file.
+    // The shard's key file is read (or, when missing or damaged, rebuilt from the
+    // segment headers, or made) first.
     std::string open(recovery& into);
     // A recovered message that is still live pins its segment; `record_bytes` (its
     // message record's size) counts as live data there.
@@ -199,6 +209,8 @@ private:
         std::uint64_t pins = 0;          // live messages stored in it
         std::uint64_t live_bytes = 0;    // their message records
         std::uint32_t reads = 0;         // read_record() in flight: the file stays open
+        segment_key key;                 // its records' seal (unsealed: version 1)
+        std::uint64_t file_bytes = 0;    // the file's size when opened, created or reused
     };
     struct waiter {
         std::uint64_t ticket;
@@ -220,6 +232,14 @@ private:
     void wake_waiters(bool all);
     void fail(const std::string& what, int error);
     void reclaim();
+    // Keeps the removed segment's file as recycled_name; false: not kept.
+    bool recycle(std::uint64_t sequence, const segment_state& segment);
+    // The recycled file renamed to `name` (durably) and opened: fd, or -errno after
+    // fail(); -ENOENT when there is none to use.
+    int reuse_recycled(const std::string& name);
+    bool room_for_segment() const;
+    std::string load_key(const std::vector<std::uint64_t>& sequences);
+    segment_key key_for(std::uint64_t sequence) const;
     std::string segment_name(std::uint64_t sequence) const;
 
     journal_options _options;
@@ -232,6 +252,11 @@ private:
     // they come, so one buffer sized by the largest recent batch serves them all
     // without growing (and copying) a new one record by record.
     std::string _spare;
+    journal_secret _secret;                              // the shard's (journal.key)
+    std::uint64_t _first_sealed = 1;                     // first sequence sealed with it
+    segment_key _current_key;                            // _current's
+    bool _recycled = false;                              // a file kept as recycled_name
+    std::uint64_t _recycled_bytes = 0;                   // its size
     bool _writing = false;
     std::uint64_t _pending_records = 0;                  // in the next batch
     std::size_t _pending_bytes = 0;

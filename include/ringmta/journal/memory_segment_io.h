@@ -30,6 +30,7 @@ struct fault_plan {
     std::uint64_t fail_write_at = 0;     // the Nth write (1-based) fails with -EIO; 0: never
     std::uint64_t fail_sync_at = 0;      // the Nth fdatasync fails with -EIO; 0: never
     int create_error = 0;                // create_segment fails with this -errno (-ENOSPC)
+    int directory_sync_error = 0;        // sync_directory fails with this -errno
 };
 
 class memory_segment_io final : public segment_io, public runtime::cqe_handler {
@@ -41,11 +42,20 @@ public:
                                std::vector<std::string>& names) override;
     int create_segment(const std::string& directory, const std::string& name,
                        std::uint64_t bytes) override;
-    int open_segment(const std::string& directory, const std::string& name) override;
+    int open_segment(const std::string& directory, const std::string& name,
+                     bool writable) override;
     int scan_segment(int fd, const std::function<void(std::string_view)>& scan) override;
     runtime::task<int> read_at(int fd, std::uint64_t offset, std::size_t bytes,
                                std::string* out) override;
     int remove_segment(const std::string& directory, const std::string& name) override;
+    // Directory entries here are durable at once (renames included).
+    int rename_segment(const std::string& directory, const std::string& from,
+                       const std::string& to) override;
+    int sync_directory(const std::string& directory) override;
+    int read_small_file(const std::string& directory, const std::string& name,
+                        std::string* out) override;
+    int replace_small_file(const std::string& directory, const std::string& name,
+                           std::string_view data) override;
     void close_segment(int fd) override;
     void start_append(int fd, std::string_view data, std::uint64_t offset, bool sync,
                       append_target* done) override;
@@ -57,6 +67,10 @@ public:
     // Damage on the medium: flips one byte of "directory/name" (cached and durable).
     // False when there is no such file or byte.
     bool flip_byte(const std::string& path, std::uint64_t offset);
+    // The file at "directory/name" as reads see it now; null when there is none.
+    const std::string* file_image(const std::string& path) const;
+    // Writes a whole file, durable at once (a test planting or damaging one).
+    void put_file(const std::string& path, std::string data);
     std::size_t files() const { return _files.size(); }
     std::uint64_t writes() const { return _writes; }
     std::uint64_t syncs() const { return _syncs; }

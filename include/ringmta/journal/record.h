@@ -5,8 +5,10 @@
 //
 // A record is a 24-byte header, the payload, then zero padding to the next multiple of 8.
 // All integers are little-endian. The header's crc covers the header (crc field zero) and
-// the payload, never the padding. Readers skip record types they do not know when the
-// checksum is valid, so new types (campaign template, recipient batch) can be added.
+// the payload, never the padding; from format version 2 every record but the segment
+// header is sealed with its segment's key (segment_key.h). Readers skip record types they
+// do not know when the checksum is valid, so new types (campaign template, recipient
+// batch) can be added.
 #pragma once
 
 #include <cstddef>
@@ -17,12 +19,16 @@
 #include <string_view>
 #include <vector>
 
+#include "ringmta/journal/segment_key.h"
+
 namespace ringmta::journal {
 
 // Bytes 'N' 'R' 'J' 'R' on disk ("ringmta journal record", read little-endian). Never zero,
 // so a zero-filled (preallocated, never written) region reads as the end of the segment.
 inline constexpr std::uint32_t record_magic = 0x524a524e;
-inline constexpr std::uint32_t segment_format_version = 1;
+// 2: records are sealed with the segment's key, and the segment header carries the
+// shard's secret. Version 1 segments (unsealed, crc seeded with 0) are still read.
+inline constexpr std::uint32_t segment_format_version = 2;
 
 // Numbers are never reused. Future types (campaign template, recipient batch) take new ones.
 enum class record_type : std::uint16_t {
@@ -35,9 +41,10 @@ enum class record_type : std::uint16_t {
 struct record_header {  // 24 bytes on disk, fields in this order
     std::uint32_t magic;
     std::uint16_t type;
-    std::uint16_t flags;          // reserved, written as 0
+    std::uint16_t flags;          // the segment key's tag (0: unsealed)
     std::uint32_t payload_bytes;  // excluding header and padding
-    std::uint32_t crc;            // crc32c over header bytes with crc=0, then payload
+    std::uint32_t crc;            // crc32c from the key's seed over header bytes with crc=0,
+                                  // then payload
     std::uint64_t message_id;     // 0 for records that belong to no message
 };
 inline constexpr std::size_t record_header_bytes = 24;
@@ -113,19 +120,34 @@ struct attempt_record {
     std::uint64_t next_attempt_unix_ms;
 };
 
+// Always unsealed (crc from 0), so it can be read without the key; it is taken only at
+// offset 0 of a segment. Version 1 has no secret (24-byte payload), version 2 does (40).
 struct segment_header_record {
     std::uint32_t format_version;
     std::uint32_t shard;
     std::uint64_t sequence;
     std::uint64_t created_unix_ms;
+    journal_secret secret = {};  // version 2: the shard's, a copy of journal.key's
 };
+// A version 2 segment header record, whole: appends go past it.
+inline constexpr std::size_t segment_header_record_bytes = 64;
 
 // Encoders APPEND one complete record (header+payload+padding) to `out` and return the
 // offset of its first byte within `out`. The body is copied exactly once (into `out`).
-std::size_t encode_message(std::string& out, const message_view& m);
-std::size_t encode_outcome(std::string& out, const outcome_record& o);
-std::size_t encode_attempt(std::string& out, const attempt_record& a);
+// `key`: the key of the segment the record goes to ({}: unsealed, as version 1 wrote).
+std::size_t encode_message(std::string& out, const message_view& m, segment_key key = {});
+std::size_t encode_outcome(std::string& out, const outcome_record& o, segment_key key = {});
+std::size_t encode_attempt(std::string& out, const attempt_record& a, segment_key key = {});
+// Unsealed always; version 2 (or later) writes the secret, version 1 does not.
 std::size_t encode_segment_header(std::string& out, const segment_header_record& h);
+
+// Seals the whole, checked record at the start of `record` (read from another segment)
+// with `key`: sets its tag and recomputes its crc.
+void reseal_record(std::span<char> record, segment_key key);
+
+// The header at offset 0 of a segment image, if a segment header record is there whole,
+// unsealed and well-formed; nullopt otherwise (zeros, torn, damaged).
+std::optional<segment_header_record> read_segment_header(std::string_view image);
 
 // Where the body of an encoded message record lies, relative to the record's first byte,
 // so a later reader can fetch only the body from disk. The body is the payload's tail.
@@ -155,13 +177,19 @@ struct scanned_record {
 
 // end: zero magic or exact end of data; torn: a header, or a record it announces, runs past
 // the data; corrupt: bad magic or crc with no valid record after it. A crash in the middle
-// of a write to a zero-filled segment usually shows as `corrupt` (bad crc at the tail);
-// torn and corrupt tails are handled alike: appends continue at valid_end().
+// of a write to a zero-filled segment usually shows as `corrupt` (bad crc at the tail), and
+// so does one into a recycled file (what follows is the file's earlier data, none of which
+// checks out under this segment's key); torn and corrupt tails are handled alike.
 enum class scan_stop { end, torn, corrupt };
 
 class segment_scanner {
 public:
-    explicit segment_scanner(std::string_view image);
+    // `key`: the segment's; a sealed key takes only records sealed with it, but for the
+    // unsealed segment header at segment offset 0. An unsealed key ({}) takes every
+    // unsealed record (version 1). `image_offset`: where the image starts in the segment
+    // (a record read back from its place).
+    explicit segment_scanner(std::string_view image, segment_key key = {},
+                             std::uint64_t image_offset = 0);
 
     // Next valid record; nullopt at the end. A corrupt record (bad magic or crc) in the
     // MIDDLE is counted and skipped when the scanner can re-synchronise: it searches
@@ -182,6 +210,8 @@ private:
     scanned_record accept(const scanned_record& r);
 
     std::string_view _image;
+    segment_key _key;
+    std::uint64_t _image_offset = 0;
     std::size_t _offset = 0;
     std::size_t _valid_end = 0;
     std::size_t _corrupt_records = 0;

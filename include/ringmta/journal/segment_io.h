@@ -41,8 +41,10 @@ public:
     // directory entry durable (fsync of the directory). fd or -errno.
     virtual int create_segment(const std::string& directory, const std::string& name,
                                std::uint64_t bytes) = 0;
-    // Opens an existing segment for reading at start-up; fd or -errno.
-    virtual int open_segment(const std::string& directory, const std::string& name) = 0;
+    // Opens an existing segment: for reading at start-up, or `writable` (a recycled
+    // file); fd or -errno.
+    virtual int open_segment(const std::string& directory, const std::string& name,
+                             bool writable = false) = 0;
     // Calls `scan` once with the whole file's bytes (start-up recovery only).
     // ring_segment_io maps the file read-only, so recovery holds no copy of a
     // segment. 0 or -errno.
@@ -52,6 +54,19 @@ public:
     virtual runtime::task<int> read_at(int fd, std::uint64_t offset, std::size_t bytes,
                                        std::string* out) = 0;
     virtual int remove_segment(const std::string& directory, const std::string& name) = 0;
+    // rename(2) within `directory`, replacing `to`; not durable by itself. 0 or -errno.
+    virtual int rename_segment(const std::string& directory, const std::string& from,
+                               const std::string& to) = 0;
+    // fsync of the directory: its entries (created, renamed, removed) are durable. 0 or
+    // -errno.
+    virtual int sync_directory(const std::string& directory) = 0;
+    // A small file read whole (the key file): 0, -ENOENT, or -errno.
+    virtual int read_small_file(const std::string& directory, const std::string& name,
+                                std::string* out) = 0;
+    // Replaces `directory/name` with `data` atomically and durably (a temporary file
+    // written and fsynced, renamed over it, the directory fsynced). 0 or -errno.
+    virtual int replace_small_file(const std::string& directory, const std::string& name,
+                                   std::string_view data) = 0;
     virtual void close_segment(int fd) = 0;
     // Writes `data` at `offset`, then fdatasync when `sync` and the write was whole.
     // `data` must stay valid until `done->append_done()`.
@@ -69,11 +84,19 @@ public:
                                std::vector<std::string>& names) override;
     int create_segment(const std::string& directory, const std::string& name,
                        std::uint64_t bytes) override;
-    int open_segment(const std::string& directory, const std::string& name) override;
+    int open_segment(const std::string& directory, const std::string& name,
+                     bool writable) override;
     int scan_segment(int fd, const std::function<void(std::string_view)>& scan) override;
     runtime::task<int> read_at(int fd, std::uint64_t offset, std::size_t bytes,
                                std::string* out) override;
     int remove_segment(const std::string& directory, const std::string& name) override;
+    int rename_segment(const std::string& directory, const std::string& from,
+                       const std::string& to) override;
+    int sync_directory(const std::string& directory) override;
+    int read_small_file(const std::string& directory, const std::string& name,
+                        std::string* out) override;
+    int replace_small_file(const std::string& directory, const std::string& name,
+                           std::string_view data) override;
     void close_segment(int fd) override;
     void start_append(int fd, std::string_view data, std::uint64_t offset, bool sync,
                       append_target* done) override;
