@@ -117,7 +117,11 @@ std::string journal::open(recovery& into) {
         std::uint64_t sequence = 0;
         if (parse_segment_name(name.c_str(), sequence)) sequences.push_back(sequence);
         // Kept for recycling by the last run: records of delivered mail only.
-        if (name == recycled_name) _io.remove_segment(_options.directory, name);
+        if (name == recycled_name) {
+            log_info("journal %s/%s: kept for recycling by the last run; removed",
+                     _options.directory.c_str(), recycled_name);
+            _io.remove_segment(_options.directory, name);
+        }
     }
     std::sort(sequences.begin(), sequences.end());
     if (std::string error = load_key(sequences); !error.empty()) return error;

@@ -131,6 +131,10 @@ def main():
               "%d duplicates, %d delivered without a 250 seen by the client, %d lost"
               % (seed, args.kills, len(acknowledged), len(got), len(unique), duplicates, extra,
                  len(acknowledged - unique)))
+        # Recycled segment files under the kills: restarts that found one kept, and
+        # segments the final run made from one (its shutdown line, after the drain).
+        kept = len(re.findall(r"recycled\.tmp: kept for recycling by the last run",
+                              relay.log()))
         if args.compaction:
             print("# %d compaction passes rewrote messages forward" % compactions)
             expect(compactions > 0, "no compaction pass rewrote anything: the test proved "
@@ -141,6 +145,10 @@ def main():
                "LOST %d acknowledged messages, e.g. %r"
                % (len(acknowledged - unique), sorted(acknowledged - unique)[:5]))
         expect(relay.stop() == 0, "ringmta did not stop cleanly after the drain")
+        recycled = sum(int(n) for n in re.findall(r"(\d+) of them from recycled files",
+                                                 relay.log()))
+        print("# %d restarts found a segment file kept for recycling; the drain's run made "
+              "%d segments from recycled files" % (kept, recycled))
         print("ok - crash: every acknowledged message delivered after %d kill -9" % args.kills)
         ok = True
     except check_failed as error:
