@@ -313,7 +313,9 @@ std::uint64_t journal::compaction_candidate() const {
     if (_failure != 0 || _segments.size() < 3) return 0;
     auto oldest = _segments.begin();
     if (oldest->first == _current || oldest->second.pins == 0) return 0;
-    if (spool_bytes() <= 2 * live_bytes() + 2 * _options.segment_bytes) return 0;
+    // The file kept for recycling is not counted: compaction cannot free it.
+    std::uint64_t segments = spool_bytes() - (_recycled ? _recycled_bytes : 0);
+    if (segments <= 2 * live_bytes() + 2 * _options.segment_bytes) return 0;
     return oldest->first;
 }
 
