@@ -140,9 +140,25 @@ std::string journal::open(recovery& into) {
             // did not complete), the sequence does.
             std::optional<segment_header_record> header = read_segment_header(image);
             bool own = header && header->sequence == sequence;
-            state.key = !own ? key_for(sequence)
-                        : header->format_version >= 2 ? derive_segment_key(header->secret, sequence)
-                                                      : segment_key{};
+            if (own) {
+                state.key = header->format_version >= 2
+                                ? derive_segment_key(header->secret, sequence)
+                                : segment_key{};
+            } else if (header) {
+                // Another segment's header: a recycled file, and only a version 2
+                // writer recycles. Sealed, whatever the key file says.
+                state.key = derive_segment_key(_secret, sequence);
+            } else {
+                state.key = key_for(sequence);
+                // No header to go by. Read unsealed only when nothing in it checks out
+                // sealed (a version 1 segment): never the other way round, as an
+                // unsealed search through a recycled file's old data would take
+                // records forged in its bodies.
+                segment_key sealed = derive_segment_key(_secret, sequence);
+                if (!state.key.sealed() && !image.empty() && segment_scanner(image, sealed).next()) {
+                    state.key = sealed;
+                }
+            }
             if (header && !own) {
                 log_info("journal %s/%s: holds segment %" PRIu64 "'s header, not its own: a "
                          "recycled file whose first commit a crash cut short (nothing in it "
@@ -195,12 +211,18 @@ std::string journal::load_key(const std::vector<std::uint64_t>& sequences) {
     // from the segment headers, which carry a copy of the secret. Segments after the
     // last version 1 header are sealed (versions only go up with the sequence), so a
     // damaged header of a sealed segment does not make it read as unsealed.
+    // A segment that cannot be read now must not be taken for one without a header:
+    // start-up fails instead of writing a key file that might be wrong.
     bool found = false;
     std::uint64_t last_unsealed = 0;
     for (std::uint64_t sequence : sequences) {
-        int fd = _io.open_segment(_options.directory, segment_name(sequence));
-        if (fd < 0) continue;
-        _io.scan_segment(fd, [&](std::string_view image) {
+        std::string name = segment_name(sequence);
+        int fd = _io.open_segment(_options.directory, name);
+        if (fd < 0) {
+            return _options.directory + "/" + name + ": " + std::strerror(-fd) +
+                   " (reading segment headers to rebuild " + key_file_name + ")";
+        }
+        int scanned = _io.scan_segment(fd, [&](std::string_view image) {
             std::optional<segment_header_record> h = read_segment_header(image);
             if (!h || h->sequence != sequence) return;
             if (h->format_version < 2) {
@@ -211,6 +233,10 @@ std::string journal::load_key(const std::vector<std::uint64_t>& sequences) {
             }
         });
         _io.close_segment(fd);
+        if (scanned < 0) {
+            return _options.directory + "/" + name + ": " + std::strerror(-scanned) +
+                   " (reading segment headers to rebuild " + key_file_name + ")";
+        }
         if (found) break;
     }
     _first_sealed = last_unsealed + 1;
@@ -282,12 +308,8 @@ runtime::task<int> journal::read_message(record_location at, std::uint64_t messa
     std::string image;
     int rc = co_await read_record(at, message_id, &image);
     if (rc < 0) co_return rc;
-    // read_record checked the record: its payload follows the header, the body last.
-    body_location body = message_body_location(image);
-    std::string_view payload =
-        std::string_view(image).substr(record_header_bytes, body.offset + body.bytes -
-                                                                record_header_bytes);
-    if (!decode_message(message_id, payload, *out)) {
+    // read_record checked the record (crc, seal, type, id) and cut the image to it.
+    if (!decode_message(message_id, record_payload(image), *out)) {
         log_error("journal %s: segment %" PRIu64 " offset %" PRIu64 ": the message record of %s "
                   "does not decode on read-back", _options.directory.c_str(),
                   at.segment_sequence, at.offset, format_queue_id(message_id).c_str());
@@ -327,7 +349,8 @@ int journal::create_segment() {
     if (_recycled) {
         file_bytes = std::max(file_bytes, _recycled_bytes);
         fd = reuse_recycled(name);
-        if (fd < 0 && fd != -ENOENT) return fd;
+        // Failed (the journal stopped): not "no space", whatever the errno was.
+        if (_failure != 0) return -EIO;
     }
     if (fd < 0) {
         file_bytes = _options.segment_bytes;
@@ -382,7 +405,8 @@ int journal::reuse_recycled(const std::string& name) {
 
 bool journal::room_for_segment() const {
     // A recycled file is already counted in spool_bytes(): using it adds nothing.
-    return _options.spool_bytes_max == 0 || _recycled ||
+    return _options.spool_bytes_max == 0 ||
+           (_recycled && _recycled_bytes >= _options.segment_bytes) ||
            spool_bytes() + _options.segment_bytes <= _options.spool_bytes_max;
 }
 
@@ -404,8 +428,9 @@ bool journal::fits(std::size_t bytes) const {
     auto it = _segments.find(_current);
     if (it == _segments.end() || it->second.fd < 0) return false;
     // A segment holding only its header takes any record (segments are a soft size).
+    // The end marker after the last batch stays inside the (preallocated) file too.
     return it->second.write_offset <= segment_header_record_bytes ||
-           it->second.write_offset + bytes <= _options.segment_bytes;
+           it->second.write_offset + bytes + end_marker_bytes <= _options.segment_bytes;
 }
 
 bool journal::make_room(std::size_t bytes) {

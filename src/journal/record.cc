@@ -241,6 +241,13 @@ void reseal_record(std::span<char> record, segment_key key) {
     put_le(record.data() + crc_field_offset, crc);
 }
 
+std::string_view record_payload(std::string_view record) {
+    if (record.size() < record_header_bytes) return {};
+    std::size_t payload_bytes = get_le<std::uint32_t>(record.data() + 8);
+    if (payload_bytes > record.size() - record_header_bytes) return {};
+    return record.substr(record_header_bytes, payload_bytes);
+}
+
 std::optional<segment_header_record> read_segment_header(std::string_view image) {
     // Unsealed, at offset 0: what a scan with no key returns first.
     segment_scanner scanner(image.substr(0, std::min(image.size(), segment_header_record_bytes)));

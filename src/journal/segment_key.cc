@@ -77,7 +77,7 @@ bool decode_key_file(std::string_view bytes, key_file& out) {
         get_le<std::uint32_t>(bytes, 8) != key_file_version ||
         get_le<std::uint32_t>(bytes, key_file_crc_offset) !=
             crc32c(0, bytes.data(), key_file_crc_offset) ||
-        get_le<std::uint32_t>(bytes, 44) != 0) {
+        get_le<std::uint32_t>(bytes, 44) != 0 || get_le<std::uint64_t>(bytes, 16) == 0) {
         return false;
     }
     out.shard = get_le<std::uint32_t>(bytes, 12);

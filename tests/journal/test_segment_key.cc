@@ -84,6 +84,7 @@ TEST_CASE("the key file round-trips, and any damaged byte is refused") {
         CHECK_FALSE(decode_key_file(damaged, back));
     }
     CHECK_FALSE(decode_key_file(bytes.substr(0, 47), back));
+    CHECK_FALSE(decode_key_file(encode_key_file({3, 0, secret_of(9)}), back));  // no sequence 0
     CHECK_FALSE(decode_key_file(bytes + '\0', back));
 }
 

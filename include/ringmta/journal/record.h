@@ -145,6 +145,10 @@ std::size_t encode_segment_header(std::string& out, const segment_header_record&
 // with `key`: sets its tag and recomputes its crc.
 void reseal_record(std::span<char> record, segment_key key);
 
+// The payload of the whole record at the start of `record` (checked by a scan before);
+// empty when the header's length does not fit in `record`.
+std::string_view record_payload(std::string_view record);
+
 // The header at offset 0 of a segment image, if a segment header record is there whole,
 // unsealed and well-formed; nullopt otherwise (zeros, torn, damaged).
 std::optional<segment_header_record> read_segment_header(std::string_view image);
