@@ -177,6 +177,7 @@ class ringmta_process:
 
     def start(self):
         self._log = open(self.log_path, "ab")
+        log_from = self._log.tell()
         self.proc = subprocess.Popen([self.exe, "--config", self.config_path],
                                      stdout=self._log, stderr=self._log)
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -184,6 +185,11 @@ class ringmta_process:
             if self.proc.poll() is not None:
                 raise check_failed("ringmta exited with %d: %s" % (self.proc.returncode,
                                                                     self.log()[-2000:]))
+            # Ready means every shard: one shard may greet (SO_REUSEPORT) while another
+            # is still recovering its journal, and tests read what recovery logged.
+            if "ready: listening" not in self.log_since(log_from):
+                time.sleep(0.05)
+                continue
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
                     s.recv(512)
@@ -191,6 +197,11 @@ class ringmta_process:
             except OSError:
                 time.sleep(0.05)
         raise check_failed("ringmta did not accept on port %d" % self.port)
+
+    def log_since(self, offset):
+        with open(self.log_path, "rb") as f:
+            f.seek(offset)
+            return f.read().decode("utf-8", "replace")
 
     def log(self):
         with open(self.log_path, "rb") as f:
