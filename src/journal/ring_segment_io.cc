@@ -53,14 +53,10 @@ int ring_segment_io::create_segment(const std::string& directory, const std::str
     }
     // fdatasync on the segment does not persist its directory entry; without this
     // a crash could lose the whole file even though its appends were "durable".
-    int dir = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir < 0 || ::fsync(dir) != 0) {
-        int error = errno;
-        if (dir >= 0) ::close(dir);
+    if (int rc = sync_directory(directory); rc < 0) {
         ::close(fd);
-        return -error;
+        return rc;
     }
-    ::close(dir);
     return fd;
 }
 
