@@ -126,6 +126,7 @@ struct shard final : runtime::wake_listener {
     unsigned index = 0;
     unsigned count = 1;
     journal::ring_segment_io io;
+    std::string journal_write_mode;   // as the journal opened (read once all started)
     std::unique_ptr<journal::journal> log;
     std::unique_ptr<journal::id_generator> ids;
     std::unique_ptr<observe::accounting_log> accounting;
@@ -268,6 +269,7 @@ std::string shard::start() {
     options.spool_bytes_max = cfg->journal.max_spool_size / count;
     options.commit_delay_ms = static_cast<std::uint64_t>(cfg->journal.commit_delay.count());
     options.recycle_segments = cfg->journal.recycle_segments;
+    io.use_direct_io(cfg->journal.direct_io);
     log = std::make_unique<journal::journal>(options, io);
     runtime::reactor& r = runtime::reactor::current();
     r.add_turn_hook(log.get());
@@ -285,6 +287,7 @@ std::string shard::start() {
         std::string error = log->open(recovered);
         if (!error.empty()) return "journal: " + error;
         live = recovered.finish();
+        journal_write_mode = io.write_mode();
         max_message_id = recovered.max_message_id();
         scratch.leave();
     }
@@ -473,10 +476,11 @@ int run_daemon(const config::config& cfg) {
     if (!shared.stop) {
         std::string listen;
         for (const config::endpoint& e : cfg.ingress.listen) listen += (listen.empty() ? "" : ", ") + e.text;
-        log_info("ready: listening on %s; %u shard(s), io_uring %s, durability %s, spool %s",
+        log_info("ready: listening on %s; %u shard(s), io_uring %s, durability %s, "
+                 "journal writes %s, spool %s",
                  listen.c_str(), count, group.shard(0).setup_mode().c_str(),
                  cfg.journal.durability == config::durability::fsync ? "fsync" : "nosync (benchmarks only)",
-                 cfg.server.spool_dir.c_str());
+                 shards[0]->journal_write_mode.c_str(), cfg.server.spool_dir.c_str());
     }
     while (!shared.stop) {
         int sig = 0;

@@ -61,6 +61,8 @@ def machine_section(rep):
                  ("ringmta config", "defaults, plus `server.shards`, `journal.durability`, "
                   "`delivery.max_connections` = connections, one route `*` to the sink, "
                   "`server.accounting_log` on tmpfs (for latencies)"),
+                 ("ringmta journal writes", " / ".join(info.get("journal_writes") or [])
+                  or "not reported"),
                  ("target", f"{a.target[0]}:{a.target[1]} (remote: its own settings)"
                   if a.target else "ringmta started here for each run"),
                  ("peer", "Postfix as shipped (fsync on), private instance, concurrency = "

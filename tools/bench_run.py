@@ -160,6 +160,7 @@ def run_path(ctx, path, p, rundir, point_text):
                 own_sink.stop()
     if res["ok"] and path == "ringmta":
         res.update(latency_summary(ringmta_queue_ms(acct)))
+        res["journal_writes"] = relay.journal_writes()
         with contextlib.suppress(OSError):
             os.unlink(acct)
     elif res["ok"] and path == "postfix":

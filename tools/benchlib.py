@@ -389,6 +389,13 @@ class RingmtaRelay:
             raise BenchError(f"{e}; log tail:\n{tail(self.log)}") from None
         self.root = self.proc.pid
 
+    def journal_writes(self):
+        """How the journal writes ("O_DIRECT", or "buffered (why)"), from the ready
+        line; None before ringmta wrote it (it follows the first accepted connection)."""
+        with open(self.log, errors="replace") as f:
+            found = re.search(r"journal writes (.+?), spool ", f.read())
+        return found.group(1) if found else None
+
     def alive(self):
         return self.proc.poll() is None
 

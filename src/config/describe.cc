@@ -210,6 +210,7 @@ void describe_journal(std::string& out, const journal_config& journal) {
              journal.cache_size == 0 ? "every body is read back from the journal" : "");
     add_line(out, "commit_delay", detail::quote(format_duration(journal.commit_delay)));
     add_line(out, "recycle_segments", journal.recycle_segments ? "true" : "false");
+    add_line(out, "direct_io", journal.direct_io ? "true" : "false");
 }
 
 void describe_routes(std::string& out, const std::vector<route>& routes) {

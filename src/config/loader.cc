@@ -111,6 +111,7 @@ void read_journal(const toml::table& root, issue_list& issues, journal_config& o
     reader.read_size("cache_size", out.cache_size, 0, spool_size_max);
     reader.read_duration("commit_delay", out.commit_delay, 0ms, 100ms);
     reader.read_bool("recycle_segments", out.recycle_segments);
+    reader.read_bool("direct_io", out.direct_io);
     reader.check_unknown(journal_keys);
 }
 

@@ -3,6 +3,7 @@
 
 #include <liburing.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "ringmta/runtime/assert.h"
@@ -145,7 +146,13 @@ void memory_segment_io::start_append(int fd, std::string_view data, std::uint64_
         }
         if (f.cached.size() < offset + bytes) f.cached.resize(offset + bytes, '\0');
         f.cached.replace(offset, bytes, data.substr(0, bytes));
-        for (std::uint64_t s = offset / sector_bytes; s <= (offset + bytes - 1) / sector_bytes;
+        // As ring_segment_io's direct writes do: the rest of the last 4 KiB block is
+        // zeroed, inside the file (the contract keeps nothing past an append).
+        std::uint64_t end = offset + bytes;
+        std::uint64_t padded = std::min<std::uint64_t>((end + 4095) & ~std::uint64_t{4095},
+                                                       f.cached.size());
+        if (padded > end) f.cached.replace(end, padded - end, padded - end, '\0');
+        for (std::uint64_t s = offset / sector_bytes; s <= (std::max(padded, end) - 1) / sector_bytes;
              ++s) {
             f.dirty_sectors.insert(s);
         }

@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "ringmta/journal/segment_io.h"
@@ -14,6 +16,52 @@
 #include "ringmta/runtime/assert.h"
 
 namespace ringmta::journal {
+
+namespace {
+
+// A staging buffer larger than this is given back after its write (a burst of
+// large messages), as the journal does with its batch buffers.
+constexpr std::size_t bounce_keep_bytes = 8u << 20;
+
+}  // namespace
+
+ring_segment_io::~ring_segment_io() {
+    for (direct_file& d : _direct_files) {
+        ::close(d.direct_fd);
+        std::free(d.tail);
+    }
+    std::free(_bounce);
+}
+
+void ring_segment_io::attach_direct(int fd, const std::string& path) {
+    if (!_direct) return;
+    // The file system says whether it takes direct I/O, and with what alignment
+    // (Linux 6.1+); a block of ours must be a whole number of its units.
+    struct statx st{};
+    if (::statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN | STATX_SIZE, &st) != 0 ||
+        !(st.stx_mask & STATX_DIOALIGN) || st.stx_dio_offset_align == 0 ||
+        block_bytes % st.stx_dio_offset_align != 0 || st.stx_dio_mem_align == 0 ||
+        block_bytes % st.stx_dio_mem_align != 0) {
+        _write_mode = "buffered (the file system of " + path + " offers no O_DIRECT)";
+        return;
+    }
+    int direct_fd = ::open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+    if (direct_fd < 0) {
+        _write_mode = "buffered (" + path + ": O_DIRECT: " + std::strerror(errno) + ")";
+        return;
+    }
+    auto* tail = static_cast<char*>(std::aligned_alloc(block_bytes, block_bytes));
+    RINGMTA_ASSERT(tail != nullptr, "out of memory");
+    _direct_files.push_back({fd, direct_fd, st.stx_size, 0, 0, tail});
+    _write_mode = "O_DIRECT";
+}
+
+ring_segment_io::direct_file* ring_segment_io::direct_of(int fd) {
+    for (direct_file& d : _direct_files) {
+        if (d.fd == fd) return &d;
+    }
+    return nullptr;
+}
 
 std::string ring_segment_io::prepare_directory(const std::string& directory) {
     std::size_t from = 0;
@@ -57,6 +105,7 @@ int ring_segment_io::create_segment(const std::string& directory, const std::str
         ::close(fd);
         return rc;
     }
+    attach_direct(fd, path);
     return fd;
 }
 
@@ -64,7 +113,9 @@ int ring_segment_io::open_segment(const std::string& directory, const std::strin
                                   bool writable) {
     std::string path = directory + "/" + name;
     int fd = ::open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-    return fd < 0 ? -errno : fd;
+    if (fd < 0) return -errno;
+    if (writable) attach_direct(fd, path);
+    return fd;
 }
 
 int ring_segment_io::scan_segment(int fd, const std::function<void(std::string_view)>& scan) {
@@ -85,6 +136,9 @@ int ring_segment_io::scan_segment(int fd, const std::function<void(std::string_v
 
 runtime::task<int> ring_segment_io::read_at(int fd, std::uint64_t offset, std::size_t bytes,
                                             std::string* out) {
+    // Buffered, also for a segment written direct: a miss reads ahead, so bodies
+    // read back in order share disk reads (direct reads, one per body, measured
+    // slower: docs/benchmarks.md, "Buffered or O_DIRECT writes").
     out->resize(bytes);
     std::size_t done = 0;
     // Bounded: every round reads at least one byte or ends.
@@ -164,7 +218,18 @@ int ring_segment_io::replace_small_file(const std::string& directory, const std:
     return sync_directory(directory);
 }
 
-void ring_segment_io::close_segment(int fd) { ::close(fd); }
+void ring_segment_io::close_segment(int fd) {
+    RINGMTA_ASSERT(!_busy || _direct_fd_in_flight < 0 || _append_fd != fd,
+                   "segment closed under its append");
+    for (auto it = _direct_files.begin(); it != _direct_files.end(); ++it) {
+        if (it->fd != fd) continue;
+        ::close(it->direct_fd);
+        std::free(it->tail);
+        _direct_files.erase(it);
+        break;
+    }
+    ::close(fd);
+}
 
 void ring_segment_io::start_append(int fd, std::string_view data, std::uint64_t offset,
                                    bool sync, append_target* done) {
@@ -172,6 +237,7 @@ void ring_segment_io::start_append(int fd, std::string_view data, std::uint64_t 
     RINGMTA_ASSERT(data.size() <= (1u << 30), "append of %zu bytes", data.size());
     _busy = true;
     _bytes = data.size();
+    _write_offset = offset;
     _sync = sync;
     _target = done;
     _write.owner = this;
@@ -180,7 +246,14 @@ void ring_segment_io::start_append(int fd, std::string_view data, std::uint64_t 
     _sync_step.arrived = !sync;
     runtime::reactor& r = runtime::reactor::current();
     io_uring_sqe* w = r.sqes(sync ? 2 : 1);
-    io_uring_prep_write(w, fd, data.data(), static_cast<unsigned>(data.size()), offset);
+    _append_fd = fd;
+    _direct_fd_in_flight = stage_direct(fd, data, offset);
+    if (_direct_fd_in_flight >= 0) {
+        io_uring_prep_write(w, _direct_fd_in_flight, _bounce,
+                            static_cast<unsigned>(_staged), offset - _prefix);
+    } else {
+        io_uring_prep_write(w, fd, data.data(), static_cast<unsigned>(data.size()), offset);
+    }
     io_uring_sqe_set_data64(w, runtime::handler_data(&_write));
     if (!sync) return;
     // Linked: the fdatasync starts only after the write completed in full; a short or
@@ -191,9 +264,70 @@ void ring_segment_io::start_append(int fd, std::string_view data, std::uint64_t 
     io_uring_sqe_set_data64(f, runtime::handler_data(&_sync_step));
 }
 
+int ring_segment_io::stage_direct(int fd, std::string_view data, std::uint64_t offset) {
+    direct_file* d = _direct ? direct_of(fd) : nullptr;
+    if (!d) return -1;
+    std::uint64_t first_block = offset & ~std::uint64_t{block_bytes - 1};
+    _prefix = static_cast<std::size_t>(offset - first_block);
+    _staged = (_prefix + data.size() + block_bytes - 1) & ~(block_bytes - 1);
+    if (first_block + _staged > d->file_bytes) {
+        // The padding would grow the file (a segment size that is not a whole number
+        // of blocks): this append goes buffered, and the block is read back next time.
+        d->tail_bytes = 0;
+        return -1;
+    }
+    if (_staged > _bounce_bytes) {
+        std::free(_bounce);
+        _bounce = static_cast<char*>(std::aligned_alloc(block_bytes, _staged));
+        RINGMTA_ASSERT(_bounce != nullptr, "out of memory");
+        _bounce_bytes = _staged;
+    }
+    if (_prefix > 0) {
+        // The block's earlier bytes, written before: from the last append, or (after a
+        // short write, or a first append into a block) read back from the file.
+        if (d->tail_bytes >= _prefix && d->tail_block == first_block) {
+            std::memcpy(_bounce, d->tail, _prefix);
+        } else if (::pread(fd, _bounce, _prefix, static_cast<off_t>(first_block)) !=
+                   static_cast<ssize_t>(_prefix)) {
+            d->tail_bytes = 0;
+            return -1;  // buffered, then
+        }
+    }
+    std::memcpy(_bounce + _prefix, data.data(), data.size());
+    std::memset(_bounce + _prefix + data.size(), 0, _staged - _prefix - data.size());
+    return d->direct_fd;
+}
+
 void ring_segment_io::step_done() {
     if (!_write.arrived || !_sync_step.arrived) return;
     int result = _write.result;
+    if (_direct_fd_in_flight >= 0) {
+        _direct_fd_in_flight = -1;
+        direct_file* d = direct_of(_append_fd);  // not closed meanwhile (asserted)
+        d->tail_bytes = 0;
+        if (result >= 0 && static_cast<std::size_t>(result) == _staged) {
+            // Keep the last block written: the next append starts inside it.
+            std::size_t end = _prefix + _bytes;
+            std::size_t tail_at = (end - 1) & ~(block_bytes - 1);
+            std::memcpy(d->tail, _bounce + tail_at, block_bytes);
+            d->tail_block = (_write_offset - _prefix) + tail_at;
+            d->tail_bytes = end - tail_at;
+            result = static_cast<int>(_bytes);
+        } else if (result >= 0) {
+            // Short: report the data bytes written, and never all of them, as no
+            // fdatasync was done; the journal writes the rest (and its block's
+            // earlier bytes come from the file).
+            std::size_t written = static_cast<std::size_t>(result) > _prefix
+                                      ? static_cast<std::size_t>(result) - _prefix
+                                      : 0;
+            result = static_cast<int>(std::min(written, _bytes - 1));
+        }
+        if (_bounce_bytes > bounce_keep_bytes) {
+            std::free(_bounce);
+            _bounce = nullptr;
+            _bounce_bytes = 0;
+        }
+    }
     if (result >= 0 && static_cast<std::size_t>(result) == _bytes && _sync &&
         _sync_step.result < 0) {
         result = _sync_step.result;

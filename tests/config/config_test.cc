@@ -62,6 +62,7 @@ max_spool_size = "10GB"
 cache_size = "16MB"
 commit_delay = "2ms"
 recycle_segments = false
+direct_io = false
 
 [routes]
 "Example.NET" = ["127.0.0.2:2626", "[::1]:2627"]
@@ -112,6 +113,7 @@ TEST_CASE("defaults match the documented values") {
     CHECK(c.journal.cache_size == 64ull << 20);
     CHECK(c.journal.commit_delay == 0ms);
     CHECK(c.journal.recycle_segments);
+    CHECK(c.journal.direct_io);
     CHECK(c.routes.empty());
 }
 
@@ -170,6 +172,7 @@ TEST_CASE("a file that sets every key") {
     CHECK(c.journal.cache_size == 16ull << 20);
     CHECK(c.journal.commit_delay == 2ms);
     CHECK_FALSE(c.journal.recycle_segments);
+    CHECK_FALSE(c.journal.direct_io);
     REQUIRE(c.routes.size() == 3);  // in file order, domains lower-cased
     CHECK(c.routes[0].domain == "example.net");
     CHECK(c.routes[0].next_hops.size() == 2);

@@ -1,5 +1,6 @@
 // The journal on real files through the ring: group commit, durability tickets,
-// replay after a restart, and oldest-first segment reclaim.
+// replay after a restart, and oldest-first segment reclaim; each case with the
+// segments written through the page cache and with O_DIRECT.
 #include <doctest/doctest.h>
 
 #include <dirent.h>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "journal_test_util.h"
 #include "ringmta/journal/journal.h"
 #include "ringmta/runtime/ops.h"
 #include "ringmta/runtime/reactor.h"
@@ -17,14 +19,10 @@
 
 using namespace ringmta;
 using namespace ringmta::journal;
+using ringmta::journal::test::remove_tree;
+using ringmta::journal::test::temp_directory;
 
 namespace {
-
-std::string temp_directory() {
-    char path[] = "/tmp/ringmta-journal-XXXXXX";
-    REQUIRE(mkdtemp(path) != nullptr);
-    return path;
-}
 
 std::size_t count_segments(const std::string& directory) {
     std::size_t n = 0;
@@ -34,16 +32,15 @@ std::size_t count_segments(const std::string& directory) {
     return n;
 }
 
-void remove_tree(const std::string& directory) {
-    std::string command = "rm -rf '" + directory + "'";
-    REQUIRE(std::system(command.c_str()) == 0);
-}
-
 message_view make_view(std::uint64_t id, const std::vector<std::string>& recipients,
                        const std::string& body) {
     return message_view{id, 1000 + id, 0, "sender@example.org", "client.example", "127.0.0.1",
                         "", 0, recipients, body};
 }
+
+// Every case runs twice: segments written through the page cache, and with
+// O_DIRECT (where the file system of /tmp takes it; buffered otherwise).
+bool use_direct_io = false;
 
 struct fixture {
     ring_segment_io io;
@@ -57,6 +54,7 @@ struct fixture {
         options.directory = directory;
         options.segment_bytes = segment_bytes;
         options.commit_delay_ms = commit_delay_ms;
+        io.use_direct_io(use_direct_io);
         j = std::make_unique<journal::journal>(options, io);
         std::string error = j->open(recovered);
         REQUIRE(error.empty());
@@ -118,6 +116,8 @@ runtime::task<void> replay_fifty(std::string directory, void*) {
 }  // namespace
 
 TEST_CASE("appends in one turn share one group commit and survive a restart") {
+    SUBCASE("buffered") { use_direct_io = false; }
+    SUBCASE("O_DIRECT") { use_direct_io = true; }
     std::string directory = temp_directory();
     std::vector<int> results;
     on_reactor(append_fifty, directory, &results);
@@ -176,6 +176,8 @@ runtime::task<void> replay_torn(std::string directory, void*) {
 }  // namespace
 
 TEST_CASE("segments roll at their size and are removed once nothing in them is live") {
+    SUBCASE("buffered") { use_direct_io = false; }
+    SUBCASE("O_DIRECT") { use_direct_io = true; }
     std::string directory = temp_directory();
     std::size_t counts[2] = {0, 0};
     on_reactor(fill_and_finish, directory, counts);
@@ -187,6 +189,8 @@ TEST_CASE("segments roll at their size and are removed once nothing in them is l
 }
 
 TEST_CASE("a torn tail is ignored on replay and appends go to a fresh segment") {
+    SUBCASE("buffered") { use_direct_io = false; }
+    SUBCASE("O_DIRECT") { use_direct_io = true; }
     std::string directory = temp_directory();
     std::vector<int> results;
     on_reactor(append_three, directory, &results);
@@ -246,6 +250,8 @@ runtime::task<void> three_turns_undelayed(std::string directory, void* state) {
 }  // namespace
 
 TEST_CASE("commit_delay gathers appends from several turns into one group commit") {
+    SUBCASE("buffered") { use_direct_io = false; }
+    SUBCASE("O_DIRECT") { use_direct_io = true; }
     std::string directory = temp_directory();
     delay_result delayed;
     on_reactor(three_turns_delayed, directory, &delayed);
@@ -354,6 +360,8 @@ runtime::task<void> replay_compacted(std::string directory, void*) {
 }  // namespace
 
 TEST_CASE("compaction copies a long-deferred message forward and frees the history it pinned") {
+    SUBCASE("buffered") { use_direct_io = false; }
+    SUBCASE("O_DIRECT") { use_direct_io = true; }
     std::string directory = temp_directory();
     compaction_result r;
     on_reactor(compact_oldest, directory, &r);

@@ -1,8 +1,12 @@
 // Helpers shared by the journal unit tests: sample messages, raw records with a chosen
-// payload (valid crc, any bytes), and segment images.
+// payload (valid crc, any bytes), segment images, and scratch directories.
 #pragma once
 
+#include <doctest/doctest.h>
+#include <stdlib.h>
+
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -12,6 +16,20 @@
 #include "ringmta/journal/record.h"
 
 namespace ringmta::journal::test {
+
+// A fresh directory under /tmp (a real disk here: direct writes and fdatasync
+// are the file system's own), and its removal.
+inline std::string temp_directory(const char* what = "journal") {
+    std::string path = "/tmp/ringmta-";
+    path.append(what).append("-XXXXXX");
+    REQUIRE(mkdtemp(path.data()) != nullptr);
+    return path;
+}
+
+inline void remove_tree(const std::string& directory) {
+    std::string command = "rm -rf '" + directory + "'";
+    REQUIRE(std::system(command.c_str()) == 0);
+}
 
 // Owns what a message_view points at.
 struct sample_message {

@@ -69,7 +69,9 @@ public:
                                    std::string_view data) = 0;
     virtual void close_segment(int fd) = 0;
     // Writes `data` at `offset`, then fdatasync when `sync` and the write was whole.
-    // `data` must stay valid until `done->append_done()`.
+    // `data` must stay valid until `done->append_done()`. An append is the end of
+    // the journal's log: what the file held past it, to the end of its 4 KiB block,
+    // is not kept (direct writes zero it).
     virtual void start_append(int fd, std::string_view data, std::uint64_t offset, bool sync,
                               append_target* done) = 0;
 };
@@ -77,8 +79,35 @@ public:
 // Files through the shard's io_uring: the write and its fdatasync are one linked
 // chain (IOSQE_IO_LINK), so a group commit costs one submission. Segment creation
 // and removal (once per segment, not per message) use plain syscalls.
+//
+// Direct writes (use_direct_io): a buffered file write on the ring is never done
+// inline on ext4 (it runs in an io-wq worker, which also copies it into the page
+// cache, and the fdatasync then builds and submits the writeback). A writable
+// segment gets a second, O_DIRECT descriptor when the file system reports direct
+// I/O alignment (statx STATX_DIOALIGN) that 4 KiB blocks satisfy. An append is
+// staged in an aligned buffer from the start of its first block: the block's
+// earlier bytes (kept from the last append, or read back from the file), the
+// data, zeros to the block's end. Those earlier bytes are rewritten unchanged, so
+// a torn write can only tear the new bytes, as with page-cache writeback; the
+// zeros lie past the journal's end marker. On a block already written (a recycled
+// segment) the kernel submits the write inline; the fdatasync is left with the
+// cache flush. Other descriptors (recovery's map, bodies read back) stay buffered
+// and see the data: a direct write drops the cached pages it covers.
 class ring_segment_io final : public segment_io {
 public:
+    ring_segment_io() = default;
+    ~ring_segment_io() override;
+    ring_segment_io(const ring_segment_io&) = delete;
+    ring_segment_io& operator=(const ring_segment_io&) = delete;
+
+    // Appends with O_DIRECT where the file system takes it (set before the first
+    // segment is opened); see "Direct writes" below.
+    void use_direct_io(bool on) {
+        _direct = on;
+        _write_mode = on ? "O_DIRECT (no segment opened yet)" : "buffered (journal.direct_io = false)";
+    }
+    // How appends are written, for the start-up log: "O_DIRECT", or "buffered (why)".
+    const std::string& write_mode() const { return _write_mode; }
     std::string prepare_directory(const std::string& directory) override;
     std::string list_directory(const std::string& directory,
                                std::vector<std::string>& names) override;
@@ -113,8 +142,35 @@ private:
         }
     };
 
-    void step_done();
+    // A writable segment written with O_DIRECT: a second descriptor, and the bytes
+    // of the last block written (the next append starts inside it).
+    struct direct_file {
+        int fd = -1;          // the segment's (buffered) descriptor, the key
+        int direct_fd = -1;
+        std::uint64_t file_bytes = 0;  // its size when opened: padding stays inside
+        std::uint64_t tail_block = 0;  // offset of the block `tail` holds
+        std::size_t tail_bytes = 0;    // 0: none
+        char* tail = nullptr;          // block_bytes, aligned
+    };
+    static constexpr std::size_t block_bytes = 4096;
 
+    void step_done();
+    void attach_direct(int fd, const std::string& path);
+    direct_file* direct_of(int fd);
+    // Copies the append into the aligned staging buffer, from the start of its first
+    // block; the file's direct descriptor, or -1 to write it buffered.
+    int stage_direct(int fd, std::string_view data, std::uint64_t offset);
+
+    bool _direct = false;
+    std::string _write_mode = "buffered (journal.direct_io = false)";
+    std::vector<direct_file> _direct_files;
+    char* _bounce = nullptr;           // aligned staging buffer of the append in flight
+    std::size_t _bounce_bytes = 0;
+    int _append_fd = -1;               // the segment of the append in flight
+    int _direct_fd_in_flight = -1;     // its direct descriptor when written direct
+    std::size_t _prefix = 0;           // bytes before the data in the staged write
+    std::size_t _staged = 0;           // bytes of the staged write (a whole number of blocks)
+    std::uint64_t _write_offset = 0;   // the append's offset
     step _write;
     step _sync_step;
     std::size_t _bytes = 0;
