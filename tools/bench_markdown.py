@@ -52,7 +52,8 @@ def machine_section(rep):
                  ("base point", f"{size_text(rep['base']['size'])}, "
                   f"{rep['base']['connections']} connections, {rep['base']['shards']} shards, "
                   f"{rep['base']['domains']} domains, {rep['base']['durability']}"),
-                 ("runs per point", f"{a.runs} (interleaved: ceiling, relay, peer; medians)"),
+                 ("runs per point", f"{a.runs}, {getattr(a, 'base_runs', a.runs)} at the base "
+                  "point (interleaved: ceiling, relay, peer; medians)"),
                  ("messages per run", str(a.messages) if a.messages else
                   f"sized for about {a.seconds:g} s by a pilot load on the same relay just "
                   "before (4 messages per connection; it also warms the path), 200 at least"),
