@@ -391,7 +391,8 @@ class RingmtaRelay:
 
     def journal_writes(self):
         """How the journal writes ("O_DIRECT", or "buffered (why)"), from the ready
-        line; None before ringmta wrote it (it follows the first accepted connection)."""
+        line; None if ringmta has not written it yet (it comes once every shard has
+        started, which can be after the port first accepts)."""
         with open(self.log, errors="replace") as f:
             found = re.search(r"journal writes (.+?), spool ", f.read())
         return found.group(1) if found else None

@@ -101,7 +101,7 @@ public:
     ring_segment_io& operator=(const ring_segment_io&) = delete;
 
     // Appends with O_DIRECT where the file system takes it (set before the first
-    // segment is opened); see "Direct writes" below.
+    // segment is opened); see "Direct writes" above.
     void use_direct_io(bool on) {
         _direct = on;
         _write_mode = on ? "O_DIRECT (no segment opened yet)" : "buffered (journal.direct_io = false)";
