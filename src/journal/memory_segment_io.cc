@@ -146,14 +146,14 @@ void memory_segment_io::start_append(int fd, std::string_view data, std::uint64_
         }
         if (f.cached.size() < offset + bytes) f.cached.resize(offset + bytes, '\0');
         f.cached.replace(offset, bytes, data.substr(0, bytes));
-        // As ring_segment_io's direct writes do: the rest of the last 4 KiB block is
+        // As ring_segment_io's direct writes do: the rest of the append's block is
         // zeroed, inside the file (the contract keeps nothing past an append).
+        constexpr std::uint64_t block = append_block_bytes;
         std::uint64_t end = offset + bytes;
-        std::uint64_t padded = std::min<std::uint64_t>((end + 4095) & ~std::uint64_t{4095},
-                                                       f.cached.size());
-        if (padded > end) f.cached.replace(end, padded - end, padded - end, '\0');
-        for (std::uint64_t s = offset / sector_bytes; s <= (std::max(padded, end) - 1) / sector_bytes;
-             ++s) {
+        std::uint64_t padded = std::min((end + block - 1) & ~(block - 1),
+                                        std::uint64_t{f.cached.size()});
+        f.cached.replace(end, padded - end, padded - end, '\0');
+        for (std::uint64_t s = offset / sector_bytes; s <= (padded - 1) / sector_bytes; ++s) {
             f.dirty_sectors.insert(s);
         }
         result = static_cast<int>(bytes);

@@ -26,11 +26,7 @@ constexpr std::size_t bounce_keep_bytes = 8u << 20;
 }  // namespace
 
 ring_segment_io::~ring_segment_io() {
-    for (direct_file& d : _direct_files) {
-        ::close(d.direct_fd);
-        std::free(d.tail);
-    }
-    std::free(_bounce);
+    for (const direct_file& d : _direct_files) ::close(d.direct_fd);
 }
 
 void ring_segment_io::attach_direct(int fd, const std::string& path) {
@@ -50,9 +46,7 @@ void ring_segment_io::attach_direct(int fd, const std::string& path) {
         _write_mode = "buffered (" + path + ": O_DIRECT: " + std::strerror(errno) + ")";
         return;
     }
-    auto* tail = static_cast<char*>(std::aligned_alloc(block_bytes, block_bytes));
-    RINGMTA_ASSERT(tail != nullptr, "out of memory");
-    _direct_files.push_back({fd, direct_fd, st.stx_size, 0, 0, tail});
+    _direct_files.push_back({fd, direct_fd, st.stx_size, 0, 0, std::string(block_bytes, '\0')});
     _write_mode = "O_DIRECT";
 }
 
@@ -221,12 +215,9 @@ int ring_segment_io::replace_small_file(const std::string& directory, const std:
 void ring_segment_io::close_segment(int fd) {
     RINGMTA_ASSERT(!_busy || _direct_fd_in_flight < 0 || _append_fd != fd,
                    "segment closed under its append");
-    for (auto it = _direct_files.begin(); it != _direct_files.end(); ++it) {
-        if (it->fd != fd) continue;
-        ::close(it->direct_fd);
-        std::free(it->tail);
-        _direct_files.erase(it);
-        break;
+    if (const direct_file* d = direct_of(fd)) {
+        ::close(d->direct_fd);
+        _direct_files.erase(_direct_files.begin() + (d - _direct_files.data()));
     }
     ::close(fd);
 }
@@ -249,7 +240,7 @@ void ring_segment_io::start_append(int fd, std::string_view data, std::uint64_t 
     _append_fd = fd;
     _direct_fd_in_flight = stage_direct(fd, data, offset);
     if (_direct_fd_in_flight >= 0) {
-        io_uring_prep_write(w, _direct_fd_in_flight, _bounce,
+        io_uring_prep_write(w, _direct_fd_in_flight, _bounce.get(),
                             static_cast<unsigned>(_staged), offset - _prefix);
     } else {
         io_uring_prep_write(w, fd, data.data(), static_cast<unsigned>(data.size()), offset);
@@ -277,24 +268,24 @@ int ring_segment_io::stage_direct(int fd, std::string_view data, std::uint64_t o
         return -1;
     }
     if (_staged > _bounce_bytes) {
-        std::free(_bounce);
-        _bounce = static_cast<char*>(std::aligned_alloc(block_bytes, _staged));
+        _bounce.reset(static_cast<char*>(std::aligned_alloc(block_bytes, _staged)));
         RINGMTA_ASSERT(_bounce != nullptr, "out of memory");
         _bounce_bytes = _staged;
     }
+    char* staged = _bounce.get();
     if (_prefix > 0) {
         // The block's earlier bytes, written before: from the last append, or (after a
         // short write, or a first append into a block) read back from the file.
         if (d->tail_bytes >= _prefix && d->tail_block == first_block) {
-            std::memcpy(_bounce, d->tail, _prefix);
-        } else if (::pread(fd, _bounce, _prefix, static_cast<off_t>(first_block)) !=
+            std::memcpy(staged, d->tail.data(), _prefix);
+        } else if (::pread(fd, staged, _prefix, static_cast<off_t>(first_block)) !=
                    static_cast<ssize_t>(_prefix)) {
             d->tail_bytes = 0;
             return -1;  // buffered, then
         }
     }
-    std::memcpy(_bounce + _prefix, data.data(), data.size());
-    std::memset(_bounce + _prefix + data.size(), 0, _staged - _prefix - data.size());
+    std::memcpy(staged + _prefix, data.data(), data.size());
+    std::memset(staged + _prefix + data.size(), 0, _staged - _prefix - data.size());
     return d->direct_fd;
 }
 
@@ -309,7 +300,7 @@ void ring_segment_io::step_done() {
             // Keep the last block written: the next append starts inside it.
             std::size_t end = _prefix + _bytes;
             std::size_t tail_at = (end - 1) & ~(block_bytes - 1);
-            std::memcpy(d->tail, _bounce + tail_at, block_bytes);
+            d->tail.assign(_bounce.get() + tail_at, block_bytes);
             d->tail_block = (_write_offset - _prefix) + tail_at;
             d->tail_bytes = end - tail_at;
             result = static_cast<int>(_bytes);
@@ -323,8 +314,7 @@ void ring_segment_io::step_done() {
             result = static_cast<int>(std::min(written, _bytes - 1));
         }
         if (_bounce_bytes > bounce_keep_bytes) {
-            std::free(_bounce);
-            _bounce = nullptr;
+            _bounce.reset();
             _bounce_bytes = 0;
         }
     }

@@ -11,7 +11,9 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +22,10 @@
 #include "ringmta/runtime/task.h"
 
 namespace ringmta::journal {
+
+// An append's block: what the file held past an append, to the end of the block
+// it ends in, is not kept (see start_append).
+inline constexpr std::size_t append_block_bytes = 4096;
 
 class append_target {
 public:
@@ -70,8 +76,8 @@ public:
     virtual void close_segment(int fd) = 0;
     // Writes `data` at `offset`, then fdatasync when `sync` and the write was whole.
     // `data` must stay valid until `done->append_done()`. An append is the end of
-    // the journal's log: what the file held past it, to the end of its 4 KiB block,
-    // is not kept (direct writes zero it).
+    // the journal's log: what the file held past it, to the end of its
+    // append_block_bytes block, is not kept (direct writes zero it).
     virtual void start_append(int fd, std::string_view data, std::uint64_t offset, bool sync,
                               append_target* done) = 0;
 };
@@ -150,9 +156,12 @@ private:
         std::uint64_t file_bytes = 0;  // its size when opened: padding stays inside
         std::uint64_t tail_block = 0;  // offset of the block `tail` holds
         std::size_t tail_bytes = 0;    // 0: none
-        char* tail = nullptr;          // block_bytes, aligned
+        std::string tail;              // block_bytes
     };
-    static constexpr std::size_t block_bytes = 4096;
+    struct free_deleter {
+        void operator()(char* p) const { std::free(p); }
+    };
+    static constexpr std::size_t block_bytes = append_block_bytes;
 
     void step_done();
     void attach_direct(int fd, const std::string& path);
@@ -164,7 +173,7 @@ private:
     bool _direct = false;
     std::string _write_mode = "buffered (journal.direct_io = false)";
     std::vector<direct_file> _direct_files;
-    char* _bounce = nullptr;           // aligned staging buffer of the append in flight
+    std::unique_ptr<char, free_deleter> _bounce;  // aligned staging buffer of the append in flight
     std::size_t _bounce_bytes = 0;
     int _append_fd = -1;               // the segment of the append in flight
     int _direct_fd_in_flight = -1;     // its direct descriptor when written direct
