@@ -6,7 +6,9 @@
 // where a byte is dropped (a stuffed dot, the terminator), not line by line.
 #include "ringmta/smtp/dot.h"
 
-#include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "ringmta/runtime/assert.h"
 
@@ -26,7 +28,7 @@ void dot_unstuffer::reset() {
     _bytes_seen = 0;
 }
 
-void dot_unstuffer::count(std::size_t size) {
+inline void dot_unstuffer::count(std::size_t size) {
     _bytes_seen += size;
     _line_bytes += size;
     if (_line_bytes > _line_bytes_max) _line_too_long = true;
@@ -38,30 +40,77 @@ void dot_unstuffer::store(const char* data, std::size_t size, std::string& body)
     if (!_too_big && size > 0) body.append(data, size);
 }
 
-// In the middle of a line: counts the content up to and including the next LF,
-// which stays in the caller's run of input to be stored. Returns the new
-// position in `in`.
+namespace {
+
+// The first CR or LF in [p, end), or end. Lines average 70-80 octets in mail, so the
+// scan goes 32 octets a step where SSE2 is there (every x86-64), a byte a step
+// elsewhere.
+const char* find_line_break(const char* p, const char* end) {
+#if defined(__SSE2__)
+    const __m128i cr = _mm_set1_epi8('\r');
+    const __m128i lf = _mm_set1_epi8('\n');
+    auto breaks = [&](const char* at) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
+        return static_cast<unsigned>(
+            _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf))));
+    };
+    while (end - p >= 32) {
+        const unsigned hits = breaks(p) | breaks(p + 16) << 16;
+        if (hits != 0) return p + __builtin_ctz(hits);
+        p += 32;
+    }
+    if (end - p >= 16) {
+        if (const unsigned hits = breaks(p); hits != 0) return p + __builtin_ctz(hits);
+        p += 16;
+    }
+#endif
+    while (p < end && *p != '\r' && *p != '\n') ++p;
+    return p;
+}
+
+}  // namespace
+
+// In the middle of a line: counts content line after line, which stays in the
+// caller's run of input to be stored, until the input ends or a line starts with
+// '.' (left to the caller, in state line_start). Returns the new position in `in`.
 std::size_t dot_unstuffer::feed_mid_line(std::string_view in, std::size_t i) {
     const char* p = in.data();
-    const void* lf = std::memchr(p + i, '\n', in.size() - i);
-    const std::size_t end = lf ? std::size_t(static_cast<const char*>(lf) - p) : in.size();
-    // [i, end) holds no LF; a CR before `end - 1` cannot be followed by a LF.
-    const bool ends_cr = end > i && p[end - 1] == '\r';
-    const std::size_t text_end = ends_cr ? end - 1 : end;
-    if (!_bare_lf && std::memchr(p + i, '\r', text_end - i) != nullptr) _bare_lf = true;
-    if (lf == nullptr) {
-        count(end - i);
-        _state = ends_cr ? state::cr : state::mid_line;
-        return end;
+    const std::size_t size = in.size();
+    std::size_t uncounted = i;  // content from here to i is not counted yet
+    while (true) {
+        const std::size_t at = std::size_t(find_line_break(p + i, p + size) - p);
+        if (at == size) {
+            count(size - uncounted);
+            _state = state::mid_line;
+            return size;
+        }
+        if (p[at] == '\n') {
+            // A bare LF: content, and the line's length starts again, but a '.' after
+            // it is content too (the line did not end with CRLF).
+            count(at + 1 - uncounted);
+            _line_bytes = 0;
+            _bare_lf = true;
+            i = uncounted = at + 1;
+            continue;
+        }
+        if (at + 1 == size) {  // a CR last: the next input says whether a LF follows
+            count(size - uncounted);
+            _state = state::cr;
+            return size;
+        }
+        if (p[at + 1] != '\n') {  // a CR not followed by LF: content
+            _bare_lf = true;
+            i = at + 1;
+            continue;
+        }
+        count(at + 2 - uncounted);
+        _line_bytes = 0;
+        i = uncounted = at + 2;
+        if (i == size || p[i] == '.') {
+            _state = state::line_start;
+            return i;
+        }
     }
-    count(end + 1 - i);
-    _line_bytes = 0;
-    if (ends_cr) {
-        _state = state::line_start;
-    } else {
-        _bare_lf = true;  // stays mid-line: a '.' after a bare LF is content
-    }
-    return end + 1;
 }
 
 // Content is stored in runs: the input from `run` up to the current position is
