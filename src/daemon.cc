@@ -269,6 +269,7 @@ std::string shard::start() {
     options.spool_bytes_max = cfg->journal.max_spool_size / count;
     options.commit_delay_ms = static_cast<std::uint64_t>(cfg->journal.commit_delay.count());
     options.recycle_segments = cfg->journal.recycle_segments;
+    options.zero_fill_segments = cfg->journal.zero_fill_segments;
     io.use_direct_io(cfg->journal.direct_io);
     log = std::make_unique<journal::journal>(options, io);
     runtime::reactor& r = runtime::reactor::current();

@@ -211,6 +211,7 @@ void describe_journal(std::string& out, const journal_config& journal) {
     add_line(out, "commit_delay", detail::quote(format_duration(journal.commit_delay)));
     add_line(out, "recycle_segments", journal.recycle_segments ? "true" : "false");
     add_line(out, "direct_io", journal.direct_io ? "true" : "false");
+    add_line(out, "zero_fill_segments", journal.zero_fill_segments ? "true" : "false");
 }
 
 void describe_routes(std::string& out, const std::vector<route>& routes) {

@@ -112,6 +112,7 @@ void read_journal(const toml::table& root, issue_list& issues, journal_config& o
     reader.read_duration("commit_delay", out.commit_delay, 0ms, 100ms);
     reader.read_bool("recycle_segments", out.recycle_segments);
     reader.read_bool("direct_io", out.direct_io);
+    reader.read_bool("zero_fill_segments", out.zero_fill_segments);
     reader.check_unknown(journal_keys);
 }
 

@@ -29,9 +29,9 @@ inline constexpr std::array<std::string_view, 15> delivery_keys{
     "connect_timeout", "reply_timeout", "data_timeout",
     "connection_idle_timeout", "ehlo_name", "port", "source_address", "tls_ca_file",
     "host_down_time"};
-inline constexpr std::array<std::string_view, 7> journal_keys{
+inline constexpr std::array<std::string_view, 8> journal_keys{
     "durability", "segment_size", "max_spool_size", "cache_size", "commit_delay",
-    "recycle_segments", "direct_io"};
+    "recycle_segments", "direct_io", "zero_fill_segments"};
 inline constexpr std::array<std::string_view, 4> dns_keys{"resolvers", "timeout", "attempts",
                                                           "cache_entries"};
 inline constexpr std::array<std::string_view, 2> admin_keys{"listen", "allow_remote"};

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <span>
+#include <utility>
 
 #include <sys/random.h>
 
@@ -82,10 +83,11 @@ std::string describe_group_commit(const journal_stats& stats) {
                   stats.wait_us.quantile_bound(0.99),
                   double(stats.commit_us_total) / double(std::max<std::uint64_t>(1, stats.commit_us.count())),
                   stats.commit_us.quantile_bound(0.5), stats.commit_us.quantile_bound(0.99));
-    char segments[96];
+    char segments[128];
     std::snprintf(segments, sizeof(segments),
-                  "; %" PRIu64 " segments made, %" PRIu64 " of them from recycled files",
-                  stats.segments_created, stats.segments_recycled);
+                  "; %" PRIu64 " segments made, %" PRIu64 " of them from recycled files, %" PRIu64
+                  " files written with zeros",
+                  stats.segments_created, stats.segments_recycled, stats.segments_zero_filled);
     return line + std::string(segments);
 }
 
@@ -190,8 +192,38 @@ std::string journal::open(recovery& into) {
     }
     // New segments are sealed: they come after the last unsealed one.
     _current = std::max(_current, _first_sealed - 1);
-    roll();
+    const std::uint64_t started_ms = runtime::monotonic_ms();
+    if (int rc = create_segment(_options.zero_fill_segments); rc < 0) {
+        fail("cannot create segment " + segment_name(_current + 1), rc);
+    }
+    if (_options.zero_fill_segments) create_spare();
+    if (_stats.segments_zero_filled > 0) {
+        log_info("journal %s: %" PRIu64 " new segment file(s) of %.1f MiB written with zeros "
+                 "in %" PRIu64 " ms", _options.directory.c_str(), _stats.segments_zero_filled,
+                 double(_options.segment_bytes) / double(1 << 20),
+                 runtime::monotonic_ms() - started_ms);
+    }
     return {};
+}
+
+void journal::create_spare() {
+    if (!_options.recycle_segments || _recycled || _failure != 0 || !room_for_segment()) {
+        return;
+    }
+    int fd = _io.create_segment(_options.directory, recycled_name, _options.segment_bytes);
+    int rc = fd < 0 ? fd : _io.write_zeros(fd, _options.segment_bytes);
+    if (fd >= 0) _io.close_segment(fd);
+    if (rc < 0) {
+        // Only slower commits in the second segment: no reason to stop.
+        log_warn("journal %s: cannot prepare %s as the next segment: %s",
+                 _options.directory.c_str(), recycled_name, std::strerror(-rc));
+        if (fd >= 0) _io.remove_segment(_options.directory, recycled_name);
+        return;
+    }
+    ++_stats.segments_zero_filled;
+    _recycled = true;
+    _recycled_spare = true;
+    _recycled_bytes = _options.segment_bytes;
 }
 
 segment_key journal::key_for(std::uint64_t sequence) const {
@@ -341,7 +373,7 @@ std::uint64_t journal::compaction_candidate() const {
     return oldest->first;
 }
 
-int journal::create_segment() {
+int journal::create_segment(bool zero_fill) {
     std::uint64_t sequence = _current + 1;
     std::string name = segment_name(sequence);
     std::uint64_t file_bytes = _options.segment_bytes;
@@ -355,6 +387,15 @@ int journal::create_segment() {
     if (fd < 0) {
         file_bytes = _options.segment_bytes;
         fd = _io.create_segment(_options.directory, name, _options.segment_bytes);
+        if (fd >= 0 && zero_fill) {
+            if (int rc = _io.write_zeros(fd, _options.segment_bytes); rc < 0) {
+                log_warn("journal %s/%s: cannot write it with zeros: %s; appends to it "
+                         "commit more slowly", _options.directory.c_str(), name.c_str(),
+                         std::strerror(-rc));
+            } else {
+                ++_stats.segments_zero_filled;
+            }
+        }
     }
     if (fd < 0) return fd;
     segment_state& created = _segments[sequence];
@@ -374,6 +415,7 @@ int journal::create_segment() {
 
 int journal::reuse_recycled(const std::string& name) {
     _recycled = false;
+    const bool spare = std::exchange(_recycled_spare, false);
     // A file smaller than a segment would grow (file metadata in every commit).
     int rc = _recycled_bytes >= _options.segment_bytes
                  ? _io.rename_segment(_options.directory, recycled_name, name)
@@ -399,7 +441,7 @@ int journal::reuse_recycled(const std::string& name) {
         fail("opening the recycled file " + name, fd);
         return fd;
     }
-    ++_stats.segments_recycled;
+    if (!spare) ++_stats.segments_recycled;
     return fd;
 }
 

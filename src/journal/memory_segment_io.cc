@@ -38,6 +38,18 @@ int memory_segment_io::create_segment(const std::string& directory, const std::s
     return _next_fd++;
 }
 
+int memory_segment_io::write_zeros(int fd, std::uint64_t bytes) {
+    auto it = _open.find(fd);
+    if (it == _open.end()) return -EBADF;
+    if (_plan.zero_fill_error != 0) return _plan.zero_fill_error;
+    file& f = _files[it->second];
+    RINGMTA_ASSERT(bytes <= f.cached.size(), "zeros past a new segment's end");
+    std::fill_n(f.cached.begin(), bytes, '\0');
+    std::fill_n(f.durable.begin(), std::min<std::size_t>(bytes, f.durable.size()), '\0');
+    ++_zero_fills;
+    return 0;
+}
+
 int memory_segment_io::open_segment(const std::string& directory, const std::string& name,
                                     bool) {
     std::string path = directory + "/" + name;

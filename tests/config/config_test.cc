@@ -63,6 +63,7 @@ cache_size = "16MB"
 commit_delay = "2ms"
 recycle_segments = false
 direct_io = false
+zero_fill_segments = false
 
 [routes]
 "Example.NET" = ["127.0.0.2:2626", "[::1]:2627"]
@@ -114,6 +115,7 @@ TEST_CASE("defaults match the documented values") {
     CHECK(c.journal.commit_delay == 0ms);
     CHECK(c.journal.recycle_segments);
     CHECK(c.journal.direct_io);
+    CHECK(c.journal.zero_fill_segments);
     CHECK(c.routes.empty());
 }
 
@@ -173,6 +175,7 @@ TEST_CASE("a file that sets every key") {
     CHECK(c.journal.commit_delay == 2ms);
     CHECK_FALSE(c.journal.recycle_segments);
     CHECK_FALSE(c.journal.direct_io);
+    CHECK_FALSE(c.journal.zero_fill_segments);
     REQUIRE(c.routes.size() == 3);  // in file order, domains lower-cased
     CHECK(c.routes[0].domain == "example.net");
     CHECK(c.routes[0].next_hops.size() == 2);

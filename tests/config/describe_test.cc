@@ -24,7 +24,7 @@ TEST_CASE("describe lists every section and the effective values") {
          {"[server]\n", "[ingress]\n", "[delivery]\n", "[journal]\n", "[dns]\n", "[routes]\n", "port = 25",
           "listen = [\"127.0.0.1:2525\"]", "relay_networks = [\"127.0.0.0/8\", \"::1/128\"]",
           "max_message_size = \"50MB\"", "max_age = \"5d\"", "durability = \"fsync\"",
-          "segment_size = \"64MB\"", "recycle_segments = true", "direct_io = true", "connection_idle_timeout = \"2s\"",
+          "segment_size = \"64MB\"", "recycle_segments = true", "direct_io = true", "zero_fill_segments = true", "connection_idle_timeout = \"2s\"",
           "auth_allow_plaintext = false", "connection_rate_per_ip = \"100/s\"",
           "data_timeout = \"3m\"", "priority_header = \"X-Ringmta-Priority\""}) {
         CAPTURE(expected);
@@ -59,6 +59,7 @@ durability = "nosync"
 segment_size = "3GB"
 recycle_segments = false
 direct_io = false
+zero_fill_segments = false
 [dns]
 resolvers = ["127.0.0.1:5353", "[::1]:53"]
 timeout = "500ms"
@@ -84,6 +85,7 @@ tls = "verify"
     CHECK(reloaded.journal.durability == durability::nosync);
     CHECK_FALSE(reloaded.journal.recycle_segments);
     CHECK_FALSE(reloaded.journal.direct_io);
+    CHECK_FALSE(reloaded.journal.zero_fill_segments);
     CHECK(reloaded.routes.size() == 2);
     CHECK(reloaded.delivery.source_address.text == "2001:db8::7");
     CHECK(reloaded.dns.resolvers.size() == 2);

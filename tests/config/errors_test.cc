@@ -17,7 +17,7 @@ TEST_CASE("an unknown key is named, with a suggestion") {
     CHECK(load_error("[journal]\ncompression = true\n") ==
           "ringmta.toml:2:1: journal.compression: unknown key "
           "([journal] has: durability, segment_size, max_spool_size, cache_size, "
-          "commit_delay, recycle_segments, direct_io)");
+          "commit_delay, recycle_segments, direct_io, zero_fill_segments)");
     CHECK(load_error("[ingress]\nhostname = \"mx\"\n") ==
           "ringmta.toml:2:1: ingress.hostname: unknown key in [ingress]; "
           "it belongs in [server]");

@@ -9,6 +9,9 @@
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,6 +54,27 @@ std::string file_bytes(const std::string& path, std::size_t bytes) {
     REQUIRE(::pread(fd, out.data(), bytes, 0) == static_cast<ssize_t>(bytes));
     ::close(fd);
     return out;
+}
+
+// The file's extents still "unwritten" (preallocated, never written), as the file
+// system reports them (FS_IOC_FIEMAP); -1 where it does not say.
+int unwritten_extents(const std::string& path) {
+    constexpr unsigned extents_max = 256;
+    std::string buffer(sizeof(fiemap) + extents_max * sizeof(fiemap_extent), '\0');
+    auto* map = reinterpret_cast<fiemap*>(buffer.data());
+    map->fm_length = FIEMAP_MAX_OFFSET;
+    map->fm_flags = FIEMAP_FLAG_SYNC;
+    map->fm_extent_count = extents_max;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    int rc = ::ioctl(fd, FS_IOC_FIEMAP, map);
+    ::close(fd);
+    if (rc != 0) return -1;
+    int unwritten = 0;
+    for (unsigned i = 0; i < map->fm_mapped_extents; ++i) {
+        unwritten += (map->fm_extents[i].fe_flags & FIEMAP_EXTENT_UNWRITTEN) != 0;
+    }
+    return unwritten;
 }
 
 off_t file_size(const std::string& path) {
@@ -204,4 +228,31 @@ TEST_CASE("without direct_io appends are buffered, and the mode says so") {
     CHECK(io.write_mode() == "O_DIRECT (no segment opened yet)");
     io.use_direct_io(false);
     CHECK(io.write_mode() == "buffered (journal.direct_io = false)");
+}
+
+TEST_CASE("write_zeros leaves no block unwritten: appends then change no file metadata") {
+    const std::string directory = temp_directory("zero-fill");
+    for (bool direct : {false, true}) {
+        CAPTURE(direct);
+        ring_segment_io io;
+        io.use_direct_io(direct);
+        const std::string name = direct ? "0000000000000002.seg" : "0000000000000001.seg";
+        const std::string path = directory + "/" + name;
+        // Not a whole number of 1 MiB steps, nor of blocks: the last step is partial.
+        const std::uint64_t bytes = (3u << 20) + 4096 + 100;
+        int fd = io.create_segment(directory, name, bytes);
+        REQUIRE(fd >= 0);
+        const int before = unwritten_extents(path);
+        REQUIRE(io.write_zeros(fd, bytes) == 0);
+        io.close_segment(fd);
+        if (before > 0) {
+            CHECK(unwritten_extents(path) == 0);
+        } else {
+            MESSAGE("the file system of " << directory << " reports no unwritten extents "
+                    "after preallocation: only the contents are checked");
+        }
+        CHECK(file_size(path) == static_cast<off_t>(bytes));
+        CHECK(file_bytes(path, bytes) == std::string(bytes, '\0'));
+    }
+    remove_tree(directory);
 }

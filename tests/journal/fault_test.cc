@@ -311,6 +311,39 @@ runtime::task<void> spool_fills_and_drains(void* state) {
     runtime::reactor::current().remove_turn_hook(&j);
 }
 
+// The first segment and a spare are written with zeros at open; the second segment
+// is the spare (not counted as recycled: no removed segment's file), and a zero fill
+// that fails costs only speed.
+struct zero_fill_state {
+    fault_plan plan;
+    std::uint64_t fills_at_open = 0;
+    bool spare_after_open = false;
+    bool spare_after_roll = true;
+    journal_stats stats;
+    std::uint64_t acked = 0;
+    std::size_t recovered = 0;
+    std::vector<std::string> failures;
+};
+
+runtime::task<void> zero_filled_spare(void* state) {
+    auto* s = static_cast<zero_fill_state*>(state);
+    memory_segment_io io(s->plan);
+    harness h(&io);
+    const std::string spare = std::string(directory) + "/recycled.tmp";
+    s->fills_at_open = io.zero_fills();
+    s->spare_after_open = io.file_image(spare) != nullptr;
+    // Bounded: a 1 MiB segment holds about 500 of these.
+    for (std::uint64_t id = 1; id <= 2000 && h.j->stats().segments_created < 2; ++id) {
+        REQUIRE(co_await batch(&h, id, 1) == 0);
+        s->acked = id;
+    }
+    s->stats = h.j->stats();
+    s->spare_after_roll = io.file_image(spare) != nullptr;
+    h.restart();
+    s->recovered = h.recovered.size();
+    s->failures = h.failures;
+}
+
 }  // namespace
 
 TEST_CASE("a spool at max_spool_size refuses new messages until delivered ones free it") {
@@ -645,4 +678,31 @@ TEST_CASE("a failed directory fsync after a recycled file's rename fails the jou
     CHECK(s.acknowledged > 101);
     CHECK(s.recovered == s.acknowledged - 100);
     CHECK(s.recovered_all == s.recovered);
+}
+
+TEST_CASE("the first segment and a spare are written with zeros; the spare is the second") {
+    zero_fill_state s;
+    on_reactor(zero_filled_spare, &s);
+    CHECK(s.fills_at_open == 2);
+    CHECK(s.spare_after_open);
+    CHECK(s.stats.segments_created == 2);
+    CHECK(s.stats.segments_zero_filled == 2);
+    CHECK(s.stats.segments_recycled == 0);  // a spare, not a removed segment's file
+    CHECK_FALSE(s.spare_after_roll);        // renamed into the second segment
+    CHECK(s.acked > 100);
+    CHECK(s.recovered == s.acked);
+    CHECK(s.failures.empty());
+}
+
+TEST_CASE("a zero fill that fails leaves a preallocated segment, no spare, nothing lost") {
+    zero_fill_state s;
+    s.plan.zero_fill_error = -EIO;
+    on_reactor(zero_filled_spare, &s);
+    CHECK(s.fills_at_open == 0);
+    CHECK_FALSE(s.spare_after_open);
+    CHECK(s.stats.segments_created == 2);
+    CHECK(s.stats.segments_zero_filled == 0);
+    CHECK(s.acked > 100);
+    CHECK(s.recovered == s.acked);
+    CHECK(s.failures.empty());
 }

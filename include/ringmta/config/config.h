@@ -150,6 +150,10 @@ struct journal_config {
     // copy, and on a recycled segment the write is submitted inline instead of in
     // an io-wq worker (docs/benchmarks.md, "Buffered or O_DIRECT writes").
     bool direct_io = true;
+    // At start-up, write the first segment and a spare with zeros: appends into
+    // preallocated ("unwritten") blocks change the file's extent map, which every
+    // fdatasync must then write as well (docs/benchmarks.md, "Zero-filled segments").
+    bool zero_fill_segments = true;
 };
 
 // A static route: mail for the domain goes to these next hops instead of its MX.

@@ -53,6 +53,10 @@ struct journal_options {
     // Keep a removed segment's file for the next segment (see above); false: every
     // segment is a new, preallocated file.
     bool recycle_segments = true;
+    // At open: the first segment, and a spare kept as the recycled file, are written
+    // with zeros before use (segment_io::write_zeros), so that appends to them
+    // change no file metadata; later new segments are only preallocated.
+    bool zero_fill_segments = true;
     // Called once, with a message naming the file and the error. Empty: log, exit(75).
     std::function<void(const std::string&)> on_storage_failure;
 };
@@ -83,6 +87,7 @@ struct journal_stats {
     std::uint64_t segments_created = 0;
     std::uint64_t segments_removed = 0;       // recycled ones included
     std::uint64_t segments_recycled = 0;      // made from a removed one's file
+    std::uint64_t segments_zero_filled = 0;   // new files written with zeros (the spare too)
     std::uint64_t largest_batch_records = 0;
     std::uint64_t messages_rewritten = 0;    // by compaction
     std::uint64_t bytes_rewritten = 0;
@@ -224,7 +229,12 @@ private:
 
     chunk& reserve(std::size_t bytes);
     bool fits(std::size_t bytes) const;
-    int create_segment();                // 0, or -errno (nothing changed)
+    // 0, or -errno (nothing changed). `zero_fill`: a new file is written with zeros
+    // first (not a recycled one: its blocks are written already).
+    int create_segment(bool zero_fill = false);
+    // At open, with zero_fill_segments: a zeroed file kept as recycled_name, for
+    // the second segment (the first is recycled from the third on).
+    void create_spare();
     // Accounts for the record just encoded at the end of `c`; returns its ticket.
     std::uint64_t appended(chunk& c);
     void roll();
@@ -256,6 +266,7 @@ private:
     std::uint64_t _first_sealed = 1;                     // first sequence sealed with it
     segment_key _current_key;                            // _current's
     bool _recycled = false;                              // a file kept as recycled_name
+    bool _recycled_spare = false;                        // ... made by create_spare()
     std::uint64_t _recycled_bytes = 0;                   // its size
     bool _writing = false;
     std::uint64_t _pending_records = 0;                  // in the next batch

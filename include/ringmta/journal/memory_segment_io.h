@@ -31,6 +31,7 @@ struct fault_plan {
     std::uint64_t fail_sync_at = 0;      // the Nth fdatasync fails with -EIO; 0: never
     int create_error = 0;                // create_segment fails with this -errno (-ENOSPC)
     int directory_sync_error = 0;        // sync_directory fails with this -errno
+    int zero_fill_error = 0;             // write_zeros fails with this -errno (-EIO)
 };
 
 class memory_segment_io final : public segment_io, public runtime::cqe_handler {
@@ -42,6 +43,7 @@ public:
                                std::vector<std::string>& names) override;
     int create_segment(const std::string& directory, const std::string& name,
                        std::uint64_t bytes) override;
+    int write_zeros(int fd, std::uint64_t bytes) override;
     int open_segment(const std::string& directory, const std::string& name,
                      bool writable) override;
     int scan_segment(int fd, const std::function<void(std::string_view)>& scan) override;
@@ -74,6 +76,7 @@ public:
     std::size_t files() const { return _files.size(); }
     std::uint64_t writes() const { return _writes; }
     std::uint64_t syncs() const { return _syncs; }
+    std::uint64_t zero_fills() const { return _zero_fills; }
     std::uint64_t short_writes() const { return _short_writes; }
 
 private:
@@ -101,6 +104,7 @@ private:
     std::uint64_t _generation = 0;            // bumped by crash(): older completions drop
     std::uint64_t _writes = 0;
     std::uint64_t _syncs = 0;
+    std::uint64_t _zero_fills = 0;
     std::uint64_t _short_writes = 0;
 };
 

@@ -47,6 +47,11 @@ public:
     // directory entry durable (fsync of the directory). fd or -errno.
     virtual int create_segment(const std::string& directory, const std::string& name,
                                std::uint64_t bytes) = 0;
+    // Writes zeros over the first `bytes` of a segment just created and makes them
+    // durable (blocking: start-up only). Preallocation leaves the blocks "unwritten"
+    // on ext4 and XFS: each append into them changes the file's extent map, which
+    // its fdatasync must then write too. 0 or -errno.
+    virtual int write_zeros(int fd, std::uint64_t bytes) = 0;
     // Opens an existing segment: for reading at start-up, or `writable` (a recycled
     // file); fd or -errno.
     virtual int open_segment(const std::string& directory, const std::string& name,
@@ -119,6 +124,7 @@ public:
                                std::vector<std::string>& names) override;
     int create_segment(const std::string& directory, const std::string& name,
                        std::uint64_t bytes) override;
+    int write_zeros(int fd, std::uint64_t bytes) override;
     int open_segment(const std::string& directory, const std::string& name,
                      bool writable) override;
     int scan_segment(int fd, const std::function<void(std::string_view)>& scan) override;
