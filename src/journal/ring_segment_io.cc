@@ -116,8 +116,10 @@ int ring_segment_io::write_zeros(int fd, std::uint64_t bytes) {
     for (std::uint64_t at = 0; at < bytes;) {
         std::size_t step = static_cast<std::size_t>(
             std::min<std::uint64_t>(zero_fill_step_bytes, bytes - at));
-        // A last step that is not whole blocks goes buffered.
-        const int to = d && step % block_bytes == 0 ? d->direct_fd : fd;
+        // A step that is not whole blocks (the last one, or after a short write)
+        // goes buffered.
+        const bool aligned = (at | step) % block_bytes == 0;
+        const int to = d && aligned ? d->direct_fd : fd;
         ssize_t n = ::pwrite(to, zeros.get(), step, static_cast<off_t>(at));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return -errno;
