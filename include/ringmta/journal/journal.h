@@ -232,8 +232,9 @@ private:
     // 0, or -errno (nothing changed). `zero_fill`: a new file is written with zeros
     // first (not a recycled one: its blocks are written already).
     int create_segment(bool zero_fill = false);
-    // At open, with zero_fill_segments: a zeroed file kept as recycled_name, for
-    // the second segment (the first is recycled from the third on).
+    // At open, with zero_fill_segments: a zeroed file kept as recycled_name, which
+    // becomes the second segment (the third is usually the first one's file,
+    // recycled once its mail is delivered).
     void create_spare();
     // Accounts for the record just encoded at the end of `c`; returns its ticket.
     std::uint64_t appended(chunk& c);
