@@ -193,9 +193,7 @@ std::string journal::open(recovery& into) {
     // New segments are sealed: they come after the last unsealed one.
     _current = std::max(_current, _first_sealed - 1);
     const std::uint64_t started_ms = runtime::monotonic_ms();
-    if (int rc = create_segment(_options.zero_fill_segments); rc < 0) {
-        fail("cannot create segment " + segment_name(_current + 1), rc);
-    }
+    roll(_options.zero_fill_segments);
     if (_options.zero_fill_segments) create_spare();
     if (_stats.segments_zero_filled > 0) {
         log_info("journal %s: %" PRIu64 " new segment file(s) of %.1f MiB written with zeros "
@@ -211,16 +209,17 @@ void journal::create_spare() {
         return;
     }
     int fd = _io.create_segment(_options.directory, recycled_name, _options.segment_bytes);
-    int rc = fd < 0 ? fd : _io.write_zeros(fd, _options.segment_bytes);
-    if (fd >= 0) _io.close_segment(fd);
-    if (rc < 0) {
-        // Only slower commits in the second segment: no reason to stop.
-        log_warn("journal %s: cannot prepare %s as the next segment: %s",
-                 _options.directory.c_str(), recycled_name, std::strerror(-rc));
-        if (fd >= 0) _io.remove_segment(_options.directory, recycled_name);
+    if (fd < 0) {
+        log_warn("journal %s/%s: cannot create it: %s", _options.directory.c_str(),
+                 recycled_name, std::strerror(-fd));
         return;
     }
-    ++_stats.segments_zero_filled;
+    const bool zeroed = zero_fill(fd, recycled_name);
+    _io.close_segment(fd);
+    if (!zeroed) {
+        _io.remove_segment(_options.directory, recycled_name);
+        return;
+    }
     _recycled = true;
     _recycled_spare = true;
     _recycled_bytes = _options.segment_bytes;
@@ -387,15 +386,7 @@ int journal::create_segment(bool zero_fill) {
     if (fd < 0) {
         file_bytes = _options.segment_bytes;
         fd = _io.create_segment(_options.directory, name, _options.segment_bytes);
-        if (fd >= 0 && zero_fill) {
-            if (int rc = _io.write_zeros(fd, _options.segment_bytes); rc < 0) {
-                log_warn("journal %s/%s: cannot write it with zeros: %s; appends to it "
-                         "commit more slowly", _options.directory.c_str(), name.c_str(),
-                         std::strerror(-rc));
-            } else {
-                ++_stats.segments_zero_filled;
-            }
-        }
+        if (fd >= 0 && zero_fill) this->zero_fill(fd, name);
     }
     if (fd < 0) return fd;
     segment_state& created = _segments[sequence];
@@ -411,6 +402,18 @@ int journal::create_segment(bool zero_fill) {
     encode_segment_header(c.data, header);
     appended(c);
     return 0;
+}
+
+bool journal::zero_fill(int fd, const std::string& name) {
+    if (int rc = _io.write_zeros(fd, _options.segment_bytes); rc < 0) {
+        // Only slower commits in that segment: no reason to stop.
+        log_warn("journal %s/%s: cannot write it with zeros: %s; appends to it would "
+                 "commit more slowly", _options.directory.c_str(), name.c_str(),
+                 std::strerror(-rc));
+        return false;
+    }
+    ++_stats.segments_zero_filled;
+    return true;
 }
 
 int journal::reuse_recycled(const std::string& name) {
@@ -452,8 +455,8 @@ bool journal::room_for_segment() const {
            spool_bytes() + _options.segment_bytes <= _options.spool_bytes_max;
 }
 
-void journal::roll() {
-    if (int rc = create_segment(); rc < 0) {
+void journal::roll(bool zero_fill) {
+    if (int rc = create_segment(zero_fill); rc < 0) {
         fail("cannot create segment " + segment_name(_current + 1), rc);
     }
 }

@@ -236,9 +236,11 @@ private:
     // becomes the second segment (the third is usually the first one's file,
     // recycled once its mail is delivered).
     void create_spare();
+    // segment_io::write_zeros over a new file: true, or false after a warning.
+    bool zero_fill(int fd, const std::string& name);
     // Accounts for the record just encoded at the end of `c`; returns its ticket.
     std::uint64_t appended(chunk& c);
-    void roll();
+    void roll(bool zero_fill = false);
     void start_next_chunk();
     void wake_waiters(bool all);
     void fail(const std::string& what, int error);
