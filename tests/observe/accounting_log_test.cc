@@ -5,14 +5,12 @@
 
 #include <doctest/doctest.h>
 
-#include <unistd.h>
-
-#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "../config/test_support.h"
 #include "ringmta/runtime/ops.h"
 #include "ringmta/runtime/reactor.h"
 #include "ringmta/runtime/task.h"
@@ -24,20 +22,10 @@ using ringmta::observe::accounting_log;
 using ringmta::observe::outcome;
 namespace runtime = ringmta::runtime;
 
+// The log's file, made empty in a scratch directory (removed at the end).
 struct scratch_file {
-    std::string dir;
-    std::string path;
-    scratch_file() {
-        char name[] = "/tmp/ringmta-acct-XXXXXX";
-        const char* made = ::mkdtemp(name);
-        REQUIRE(made != nullptr);
-        dir = made;
-        path = dir + "/accounting.log";
-    }
-    ~scratch_file() {
-        ::unlink(path.c_str());
-        ::rmdir(dir.c_str());
-    }
+    ringmta::config::testing::temp_dir dir;
+    std::string path = dir.write("accounting.log", "");
     std::string read() const {
         std::ifstream in(path);
         std::stringstream s;
