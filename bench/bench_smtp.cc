@@ -113,8 +113,8 @@ struct accept_all final : server_hooks {
     std::optional<reply_spec> check_rcpt(const envelope&, std::string_view) override {
         return std::nullopt;
     }
-    std::string trace_headers(const envelope&) override {
-        return "Received: from client.example by mx.example; Mon, 1 Jan 2024 00:00:00 +0000\r\n";
+    void append_trace_headers(const envelope&, std::string& content) override {
+        content += "Received: from client.example by mx.example; Mon, 1 Jan 2024 00:00:00 +0000\r\n";
     }
 };
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 
 #include "budget_table.h"
@@ -43,6 +44,12 @@ constexpr std::size_t pipelined_content_bytes_max = 128 * 1024;
 // The reason recorded for a job whose message record could not be read back.
 const smtp::reply unreadable{0, "4.3.0", {"the message record could not be read back from "
                                           "the journal"}};
+
+void append_decimal(std::string& out, std::uint64_t value) {
+    char digits[20];
+    std::to_chars_result r = std::to_chars(digits, digits + sizeof digits, value);
+    out.append(digits, r.ptr);
+}
 
 engine::outcome_context context_of(const engine::connection& c) {
     engine::outcome_context where{c.exchanger, c.next_hop, runtime::unix_ms()};
@@ -109,13 +116,24 @@ struct transaction {
 
     // RSET (after the first transaction), MAIL, every RCPT, then DATA; or, when
     // the receiver offers CHUNKING, no DATA: the caller appends BDAT and the body.
+    // Built by appending into one buffer sized up front: no temporaries.
     std::string commands(bool reset) const {
         const queue::content& m = *content;
         std::uint32_t flags = j->msg->flags;
+        std::size_t size = 96 + m.sender.size() + m.envid.size();
+        for (std::uint32_t r : j->recipients) {
+            size += 48 + m.recipients[r].size() + (m.orcpt.empty() ? 0 : m.orcpt[r].size());
+        }
         std::string out;
+        out.reserve(size);
         if (reset) out += "RSET\r\n";
-        out += "MAIL FROM:<" + m.sender + ">";
-        if (c->caps.size_max > 0) out += " SIZE=" + std::to_string(m.body.size());
+        out += "MAIL FROM:<";
+        out += m.sender;
+        out += '>';
+        if (c->caps.size_max > 0) {
+            out += " SIZE=";
+            append_decimal(out, m.body.size());
+        }
         if ((flags & journal::message_flag_8bitmime) && c->caps.eightbitmime) {
             out += " BODY=8BITMIME";
         }
@@ -123,15 +141,22 @@ struct transaction {
         if (c->caps.dsn && m.ret != smtp::ret_unspecified) {
             out += m.ret == smtp::ret_full ? " RET=FULL" : " RET=HDRS";
         }
-        if (c->caps.dsn && !m.envid.empty()) out += " ENVID=" + m.envid;
+        if (c->caps.dsn && !m.envid.empty()) {
+            out += " ENVID=";
+            out += m.envid;
+        }
         out += "\r\n";
         for (std::uint32_t r : j->recipients) {
-            out += "RCPT TO:<" + m.recipients[r] + ">";
+            out += "RCPT TO:<";
+            out += m.recipients[r];
+            out += '>';
             if (c->caps.dsn && !m.notify.empty() && m.notify[r] != 0) {
-                out += " NOTIFY=" + smtp::notify_text(m.notify[r]);
+                out += " NOTIFY=";
+                out += smtp::notify_text(m.notify[r]);
             }
             if (c->caps.dsn && !m.orcpt.empty() && !m.orcpt[r].empty()) {
-                out += " ORCPT=" + m.orcpt[r];
+                out += " ORCPT=";
+                out += m.orcpt[r];
             }
             out += "\r\n";
         }
@@ -321,7 +346,11 @@ runtime::task<bool> run_transaction(transaction* t, bool reset) {
     const bool content_pipelined = c->caps.chunking && c->caps.pipelining &&
                                    m.body.size() <= pipelined_content_bytes_max;
     std::string commands = t->commands(reset);
-    if (content_pipelined) commands += "BDAT " + std::to_string(m.body.size()) + " LAST\r\n";
+    if (content_pipelined) {
+        commands += "BDAT ";
+        append_decimal(commands, m.body.size());
+        commands += " LAST\r\n";
+    }
     std::vector<smtp::reply> replies;
     int rc = 0;
     if (content_pipelined) {

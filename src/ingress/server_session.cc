@@ -83,16 +83,24 @@ public:
         _tls = "(using " + std::string(version) + " with cipher " + std::string(cipher) + ")";
     }
 
-    std::string trace_headers(const smtp::envelope& env) override {
+    void append_trace_headers(const smtp::envelope& env, std::string& h) override {
         std::uint64_t now = runtime::unix_ms();
         _queue_id_value = _ctx->ids->next(now);
         _arrival_unix_ms = now;
-        std::string h = "Received: from " + (env.helo.empty() ? std::string("unknown") : env.helo);
-        h += " ([" + _client + "])\r\n\tby " + _ctx->settings.hostname + " (ringmta) with ";
+        h += "Received: from ";
+        h += env.helo.empty() ? std::string_view("unknown") : std::string_view(env.helo);
+        h += " ([";
+        h += _client;
+        h += "])\r\n\tby ";
+        h += _ctx->settings.hostname;
+        h += " (ringmta) with ";
         h += env.esmtp ? "ESMTP" : "SMTP";
         if (!_tls.empty()) h += 'S';              // RFC 3848: ESMTPS, ESMTPSA
         if (!env.auth_user.empty()) h += 'A';     // RFC 3848: ESMTPA
-        if (!_tls.empty()) h += " " + _tls;
+        if (!_tls.empty()) {
+            h += ' ';
+            h += _tls;
+        }
         if (!env.auth_user.empty()) {
             // A users-file name (no spaces or controls); in an RFC 5322 comment,
             // '(', ')' and '\\' are quoted.
@@ -103,12 +111,16 @@ public:
             }
             h += ')';
         }
-        h += " id " + journal::format_queue_id(_queue_id_value);
-        if (env.rcpt_to.size() == 1) h += "\r\n\tfor <" + env.rcpt_to.front() + ">";
+        h += " id ";
+        journal::append_queue_id(h, _queue_id_value);
+        if (env.rcpt_to.size() == 1) {
+            h += "\r\n\tfor <";
+            h += env.rcpt_to.front();
+            h += '>';
+        }
         h += "; ";
         runtime::append_rfc5322_date(h, now);
         h += "\r\n";
-        return h;
     }
 
     std::uint64_t queue_id() const { return _queue_id_value; }
@@ -255,27 +267,41 @@ runtime::task<void> serve_session(ingress_context* ctx, int fd, bool limited) {
     t.shared_buffers = ctx->receive_buffers.get();
     std::string in;
     std::string out;
+    // Input is parsed where the kernel put it (a buffer of the shared ring, lent)
+    // when nothing was left over from before; what is left unparsed, and all of it
+    // before the session waits for anything, moves into `in` and the buffer goes
+    // back. Most of a message's content is thus copied once, into the content.
+    runtime::lent_buffer lent;
+    std::size_t used = 0;
+    auto input = [&] { return lent ? lent.bytes() : std::string_view(in); };
+    auto keep_rest = [&] {
+        if (!lent) return;
+        in.assign(lent.bytes().substr(used));
+        lent.release();
+        used = 0;
+    };
     protocol.greet(out);
     bool open = co_await write_plain(&t, out) == 0;
     out.clear();
     while (open) {
         t.timeout_ms = protocol.in_data() ? data_ms : idle_ms;
-        int n = co_await read_plain(&t, &in);
+        int n = co_await read_plain(&t, &in, &lent);
         t.timeout_ms = idle_ms;
         if (n <= 0) {
             if (n == -ETIMEDOUT) protocol.idle_timeout(out);
             if (n == 0 && ctx->stopping) protocol.shutting_down(out);
             break;
         }
-        std::size_t used = 0;
+        used = 0;
         while (open) {
-            auto r = protocol.feed(std::string_view(in).substr(used), out);
+            auto r = protocol.feed(input().substr(used), out);
             used += r.consumed;
             if (r.event == smtp::server_protocol::event::need_more) break;
             if (r.event == smtp::server_protocol::event::close) {
                 open = false;
                 break;
             }
+            keep_rest();  // what follows may wait
             if (r.event == smtp::server_protocol::event::starttls) {
                 open = co_await start_tls(ctx, &t, &protocol, &hooks, &in, &out);
                 used = 0;  // `in` was emptied: what followed STARTTLS is gone
@@ -298,14 +324,19 @@ runtime::task<void> serve_session(ingress_context* ctx, int fd, bool limited) {
                                       out);
                 continue;
             }
-            std::string text = "Ok: queued as " + journal::format_queue_id(m->id);
+            char text[] = "Ok: queued as 0123456789abcdef";
+            journal::write_queue_id(text + sizeof text - 1 - journal::queue_id_chars, m->id);
             protocol.message_done(smtp::reply_spec{250, "2.0.0", text}, out);
             ++ctx->stats.messages;
             ctx->stats.recipients += content->recipients.size();
             ctx->stats.bytes += content->body.size();
             ctx->accepted(std::move(m), std::move(content));
         }
-        in.erase(0, used);
+        if (lent) {
+            keep_rest();
+        } else {
+            in.erase(0, used);
+        }
         if (!out.empty()) {
             if (co_await write_plain(&t, out) != 0) open = false;
             out.clear();

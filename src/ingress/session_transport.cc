@@ -35,6 +35,16 @@ char* session_transport::own_buffer() {
     return buffer.get();
 }
 
+runtime::task<int> read_plain(session_transport* t, std::string* in, runtime::lent_buffer* lent) {
+    if (!t->tls && t->shared_buffers && in->empty()) {
+        runtime::task<int> received =
+            runtime::io::recv_lent(t->fd, t->shared_buffers, lent, t->timeout_ms);
+        co_return co_await std::move(received);
+    }
+    runtime::task<int> appended = read_plain(t, in);
+    co_return co_await std::move(appended);
+}
+
 runtime::task<int> read_plain(session_transport* t, std::string* in) {
     if (!t->tls && t->shared_buffers) {
         runtime::task<int> received =

@@ -98,16 +98,28 @@ void buffer_ring::give_back(unsigned id) {
 namespace io {
 
 task<int> recv_into(int fd, buffer_ring* buffers, std::string* out, std::uint64_t timeout_ms) {
+    lent_buffer lent;
+    task<int> received = recv_lent(fd, buffers, &lent, timeout_ms);
+    int n = co_await std::move(received);
+    if (n > 0) out->append(lent.bytes());
+    co_return n;
+}
+
+task<int> recv_lent(int fd, buffer_ring* buffers, lent_buffer* lent, std::uint64_t timeout_ms) {
     // Without a timeout, give up on -ENOBUFS after about a minute of 1 ms pauses.
     constexpr unsigned enobufs_retries_max = 60'000;
-    const std::uint64_t deadline_ms = monotonic_ms() + timeout_ms;
+    // From the start of this turn (the reactor's clock: no clock read per receive).
+    const std::uint64_t deadline_ms = reactor::current().now_ms() + timeout_ms;
     for (unsigned attempt = 0;; ++attempt) {
         recv_selected op(fd, *buffers, timeout_ms);
         int n = co_await op;
         if (op.has_buffer()) {
             buffers->note_lent();
-            if (n > 0) out->append(buffers->view(op.buffer_id(), static_cast<std::size_t>(n)));
-            buffers->give_back(op.buffer_id());
+            if (n > 0) {
+                lent->lend(buffers, op.buffer_id(), static_cast<std::size_t>(n));
+            } else {
+                buffers->give_back(op.buffer_id());
+            }
         }
         if (n != -ENOBUFS) co_return n;
         // Every buffer is out (many receives completed in one turn): their sessions

@@ -49,7 +49,8 @@ void server_protocol::handle_bdat(const command& cmd, std::string& out) {
         return reply_error(out, 503, "5.5.1", "Error: need RCPT command");
     }
     if (!_bdat_used) {  // the first chunk of the message: trace headers first
-        _content.assign(_hooks.trace_headers(_env));
+        _content.clear();
+        _hooks.append_trace_headers(_env, _content);
         _bdat_used = true;
     }
     _chunk_discard = false;

@@ -19,6 +19,9 @@ namespace {
 constexpr std::uint64_t content_reserve_bytes_max = 1u << 20;
 // Between transactions the content buffer keeps at most this much capacity.
 constexpr std::size_t content_keep_bytes_max = 64u << 10;
+// Room presized for the trace headers in front of the declared SIZE: a Received
+// field with TLS details and a long HELO name fits.
+constexpr std::size_t trace_headers_reserve_bytes = 512;
 
 bool is_bad_command(int code) { return (code >= 500 && code <= 504) || code == 555; }
 
@@ -387,15 +390,17 @@ void server_protocol::handle_data(const command& cmd, std::string& out) {
     if (_env.mail.body == mail_params::body_type::binary_mime) {
         return reply_error(out, 503, "5.5.1", "Error: BINARYMIME requires BDAT");
     }
-    // Assign, not move: the content buffer keeps its capacity from message to message
-    // unless the caller moved it out. A declared SIZE presizes it, within a cap so
-    // that a client cannot make the server commit memory it never sends.
-    _content.assign(_hooks.trace_headers(_env));
+    // The content buffer keeps its capacity from message to message unless the
+    // caller moved it out. A declared SIZE presizes it (with room for the trace
+    // headers), within a cap so that a client cannot make the server commit memory
+    // it never sends.
+    _content.clear();
     if (_env.mail.size_given) {
         const std::uint64_t expected_bytes =
             std::min<std::uint64_t>(_env.mail.size, content_reserve_bytes_max);
-        _content.reserve(_content.size() + std::size_t(expected_bytes));
+        _content.reserve(trace_headers_reserve_bytes + std::size_t(expected_bytes));
     }
+    _hooks.append_trace_headers(_env, _content);
     _unstuffer.reset();
     _phase = phase::data;
     reply(out, 354, "", "End data with <CR><LF>.<CR><LF>");

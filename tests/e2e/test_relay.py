@@ -96,6 +96,43 @@ def check_pipelined_transactions(ctx):
            "bodies %r" % bodies)
 
 
+def check_input_in_pieces(ctx):
+    # Commands and content trickle in, split anywhere (inside a command, a CRLF, the
+    # final dot): what a read leaves unparsed is kept for the next one, whether it
+    # was parsed where the kernel put it or from the session's own buffer.
+    sink = ctx.sink("pieces")
+    relay = ctx.relay({"*": "127.0.0.1:%d" % sink.port})
+    wire = b""
+    for i in range(2):
+        wire += (b"MAIL FROM:<%s>\r\nRCPT TO:<p%d@example.net>\r\nDATA\r\n"
+                 b"Subject: piece %d\r\n\r\n..dot %d\r\nline two\r\n.\r\n"
+                 % (SENDER.encode(), i, i, i))
+    with socket.create_connection(("127.0.0.1", relay.port), timeout=10) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        read_replies(s, 1)
+        s.sendall(b"EHLO client.test\r\n")
+        read_replies(s, 1)
+        for at in range(0, len(wire), 7):   # ~40 pieces, 2 ms apart
+            s.sendall(wire[at:at + 7])
+            time.sleep(0.002)
+        s.sendall(b"QUIT\r\n")
+        codes = read_replies(s, 9)
+    expect(codes == [250, 250, 354, 250, 250, 250, 354, 250, 221], "replies %r" % codes)
+    stems = new_messages(sink, set(), 2)
+    for stem in stems:
+        # The whole trace header, field by field (RFC 5321 4.4, RFC 3848).
+        envelope, content = sink.load(stem)
+        received = re.match(rb"Received: from client\.test \(\[127\.0\.0\.1\]\)\r\n"
+                            rb"\tby \S+ \(ringmta\) with ESMTP id [0-9a-f]{16}\r\n"
+                            rb"\tfor <(p[01]@example\.net)>; [A-Z][a-z]{2}, \d{1,2} [A-Z][a-z]{2} "
+                            rb"\d{4} \d\d:\d\d:\d\d \+0000\r\nSubject", content)
+        expect(received is not None, "Received header %r" % content[:200])
+        expect(received.group(1).decode() == envelope["rcpt_to"][0], "for <%r>" % envelope)
+    bodies = sorted(strip_received(sink.load(stem)[1]) for stem in stems)
+    expect(bodies == [b"Subject: piece 0\r\n\r\n.dot 0\r\nline two\r\n",
+                      b"Subject: piece 1\r\n\r\n.dot 1\r\nline two\r\n"], "bodies %r" % bodies)
+
+
 def check_relay_refused(ctx):
     sink = ctx.sink("relay")
     relay = ctx.relay({"*": "127.0.0.1:%d" % sink.port}, relay_networks=["127.0.0.9/32"])
@@ -636,6 +673,7 @@ class context(check_context):
 
 
 CHECKS = [check_exact_bytes_smtplib, check_swaks, check_pipelined_transactions,
+          check_input_in_pieces,
           check_relay_refused, check_kill9_after_250, check_retry_after_451,
           check_dsn_after_550, check_bodies_read_back_without_cache, check_no_partial_message, check_limits, check_config_errors,
           check_connection_limit, check_idle_timeout, check_sigterm_mid_session,

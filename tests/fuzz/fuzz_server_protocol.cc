@@ -29,7 +29,9 @@ public:
         }
         return std::nullopt;
     }
-    std::string trace_headers(const envelope&) override { return "Received: fuzz\r\n"; }
+    void append_trace_headers(const envelope&, std::string& content) override {
+        content += "Received: fuzz\r\n";
+    }
 
 private:
     std::uint8_t _policy;

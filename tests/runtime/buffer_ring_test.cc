@@ -1,6 +1,7 @@
 // Provided-buffer rings against the real kernel: data arrives in a buffer the
 // kernel picked, waiting receives hold none, an exhausted ring answers -ENOBUFS,
-// and recv_into() rides that out until buffers come back.
+// and recv_into() rides that out until buffers come back; recv_lent() lends the
+// buffer itself until the caller gives it back.
 #include <doctest/doctest.h>
 
 #include <sys/socket.h>
@@ -74,6 +75,46 @@ TEST_CASE("recv_into copies what arrived and gives the buffer back") {
     CHECK(result == 11);
     CHECK(out == "> hello, ring");
     CHECK(ring->lent() == 0);
+}
+
+TEST_CASE("recv_lent lends the kernel's buffer until it is released") {
+    reactor r(reactor_options{});
+    auto ring = make_ring(2, 64);
+    if (!ring) return;
+    socket_pair p;
+    struct steps {
+        static task<void> go(buffer_ring* ring, socket_pair* p, std::vector<std::string>* seen,
+                             reactor* r) {
+            p->send("first");
+            lent_buffer lent;
+            task<int> one = io::recv_lent(p->fds[0], ring, &lent, 1000);
+            int n = co_await std::move(one);
+            seen->push_back(std::to_string(n) + " " + std::string(lent.bytes()) + " lent " +
+                            std::to_string(ring->lent()));
+            // Lending again gives the first buffer back before it holds the second.
+            p->send("second");
+            task<int> two = io::recv_lent(p->fds[0], ring, &lent, 1000);
+            n = co_await std::move(two);
+            seen->push_back(std::to_string(n) + " " + std::string(lent.bytes()) + " lent " +
+                            std::to_string(ring->lent()));
+            lent.release();
+            seen->push_back("released: lent " + std::to_string(ring->lent()) + ", empty " +
+                            std::to_string(!lent && lent.bytes().empty()));
+            // The end of the stream lends nothing.
+            ::shutdown(p->fds[1], SHUT_WR);
+            task<int> end = io::recv_lent(p->fds[0], ring, &lent, 1000);
+            n = co_await std::move(end);
+            seen->push_back("eof " + std::to_string(n) + ", lent " + std::to_string(ring->lent()) +
+                            ", holds " + std::to_string(static_cast<bool>(lent)));
+            r->request_exit();
+        }
+    };
+    std::vector<std::string> seen;
+    spawn(steps::go(ring.get(), &p, &seen, &r));
+    r.run();
+    CHECK(seen == std::vector<std::string>{"5 first lent 1", "6 second lent 1",
+                                           "released: lent 0, empty 1",
+                                           "eof 0, lent 0, holds 0"});
 }
 
 TEST_CASE("waiting receives hold no buffer; an exhausted ring gives -ENOBUFS") {

@@ -20,7 +20,7 @@ struct hooks final : server_hooks {
         seen_auth_user = env.auth_user;
         return std::nullopt;
     }
-    std::string trace_headers(const envelope&) override { return ""; }
+    void append_trace_headers(const envelope&, std::string&) override {}
     std::string seen_auth_user;
 };
 

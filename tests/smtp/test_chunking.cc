@@ -20,7 +20,9 @@ struct hooks final : server_hooks {
         if (m == "nobody@dest.example") return reply_spec{550, "5.1.1", "No such user"};
         return std::nullopt;
     }
-    std::string trace_headers(const envelope&) override { return "Received: test\r\n"; }
+    void append_trace_headers(const envelope&, std::string& content) override {
+        content += "Received: test\r\n";
+    }
 };
 
 struct chunk_session {

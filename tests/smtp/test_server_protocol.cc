@@ -34,8 +34,8 @@ struct test_hooks final : server_hooks {
         }
         return std::nullopt;
     }
-    std::string trace_headers(const envelope& env) override {
-        return "Received: from " + env.helo + "\r\n";
+    void append_trace_headers(const envelope& env, std::string& content) override {
+        content += "Received: from " + env.helo + "\r\n";
     }
 };
 

@@ -18,7 +18,7 @@ struct hooks final : server_hooks {
     std::optional<reply_spec> check_rcpt(const envelope&, std::string_view) override {
         return std::nullopt;
     }
-    std::string trace_headers(const envelope&) override { return ""; }
+    void append_trace_headers(const envelope&, std::string&) override {}
 };
 
 server_settings with_tls() {

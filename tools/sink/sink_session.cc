@@ -40,7 +40,7 @@ public:
                                                std::string_view mailbox) override {
         return _policy.on_rcpt(mailbox);
     }
-    std::string trace_headers(const smtp::envelope&) override { return {}; }
+    void append_trace_headers(const smtp::envelope&, std::string&) override {}
 
 private:
     reply_policy& _policy;

@@ -48,10 +48,22 @@ private:
 };
 
 // 16 lowercase hex digits, the form used in logs, Received headers and the accounting log.
-inline std::string format_queue_id(std::uint64_t id) {
+constexpr std::size_t queue_id_chars = 16;
+
+inline void write_queue_id(char* out, std::uint64_t id) {
     static constexpr char digits[] = "0123456789abcdef";
-    std::string out(16, '0');
-    for (int i = 15; i >= 0; --i, id >>= 4) out[static_cast<std::size_t>(i)] = digits[id & 0xf];
+    for (int i = queue_id_chars - 1; i >= 0; --i, id >>= 4) out[i] = digits[id & 0xf];
+}
+
+inline void append_queue_id(std::string& out, std::uint64_t id) {
+    char text[queue_id_chars];
+    write_queue_id(text, id);
+    out.append(text, sizeof text);
+}
+
+inline std::string format_queue_id(std::uint64_t id) {
+    std::string out;
+    append_queue_id(out, id);
     return out;
 }
 

@@ -6,9 +6,11 @@
 // Contract: created, used and destroyed on one shard's thread, with that shard's
 // reactor current. A receive (recv_selected) that completes with data owns the
 // buffer it names until give_back(); recv_into() copies and gives it back at
-// once. When every buffer is out, a receive with data waiting completes with
-// -ENOBUFS; recv_into() then retries after 1 ms, within its timeout. The buffers
-// are one anonymous mapping, so pages never used are never resident.
+// once, recv_lent() lends it to the caller (a lent_buffer, which gives it back),
+// so that bytes can be parsed where the kernel put them. When every buffer is
+// out, a receive with data waiting completes with -ENOBUFS; both then retry after
+// 1 ms, within their timeout. The buffers are one anonymous mapping, so pages
+// never used are never resident.
 #pragma once
 
 #include <liburing.h>
@@ -62,6 +64,36 @@ private:
     bool _registered = false;
 };
 
+// A buffer of a buffer_ring holding a receive's bytes, lent to the caller until
+// release() or destruction (both give it back). Held by a coroutine only while it
+// runs: across a wait it would keep a buffer from every other connection.
+class lent_buffer {
+public:
+    lent_buffer() = default;
+    lent_buffer(const lent_buffer&) = delete;
+    lent_buffer& operator=(const lent_buffer&) = delete;
+    ~lent_buffer() { release(); }
+
+    explicit operator bool() const { return _ring != nullptr; }
+    std::string_view bytes() const { return _bytes; }
+    void lend(buffer_ring* ring, unsigned id, std::size_t length) {
+        release();
+        _ring = ring;
+        _id = id;
+        _bytes = ring->view(id, length);
+    }
+    void release() {
+        if (_ring) _ring->give_back(_id);
+        _ring = nullptr;
+        _bytes = {};
+    }
+
+private:
+    buffer_ring* _ring = nullptr;
+    unsigned _id = 0;
+    std::string_view _bytes;
+};
+
 namespace io {
 
 // recv with IOSQE_BUFFER_SELECT from `buffers`. Result as recv; on data, the buffer
@@ -87,6 +119,8 @@ private:
 // the buffer back. Bytes appended, 0 at EOF, or -errno (-ETIMEDOUT after
 // timeout_ms without data; -ENOBUFS only if no buffer came free in that time).
 task<int> recv_into(int fd, buffer_ring* buffers, std::string* out, std::uint64_t timeout_ms);
+// The same, but the bytes stay in the buffer, lent in *lent (only when n > 0).
+task<int> recv_lent(int fd, buffer_ring* buffers, lent_buffer* lent, std::uint64_t timeout_ms);
 
 }  // namespace io
 

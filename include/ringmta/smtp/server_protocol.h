@@ -86,9 +86,11 @@ public:
                                                  std::string_view mailbox) = 0;
     virtual std::optional<reply_spec> check_rcpt(const envelope& env,
                                                  std::string_view mailbox) = 0;
-    // Trace header(s) (e.g. "Received: ...\r\n") prepended to the content when DATA
-    // starts.
-    virtual std::string trace_headers(const envelope& env) = 0;
+    // Appends the trace header(s) (e.g. "Received: ...\r\n") to `content`, which is
+    // empty: they head the content when DATA (or the first BDAT) starts. Appending
+    // into the session's buffer, which keeps its capacity from message to message,
+    // costs no allocation per message.
+    virtual void append_trace_headers(const envelope& env, std::string& content) = 0;
 };
 
 class server_protocol {
