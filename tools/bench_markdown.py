@@ -129,10 +129,14 @@ def target_text(rep):
         return "The 10 KiB, 50 connections, fsync point was not in this sweep."
     bar_ceiling = t["of_ceiling"] is not None and t["of_ceiling"] >= 0.40
     bar_postfix = t["vs_postfix"] is not None and t["vs_postfix"] >= 30
+    runs = t.get("of_ceiling_runs") or []
+    spread = (f"; run by run {pct(min(runs))}–{pct(max(runs))}, "
+              f"{sum(r >= 0.40 for r in runs)} of {len(runs)} runs at 40% or more"
+              if runs else "")
     lines = ["**Targets at 10 KiB, 50 connections, fsync**: "
              f"{num(t['rate'])} msg/s delivered; "
              f"{pct(t['of_ceiling'])} of the no-relay ceiling (target ≥ 40%: "
-             f"{'met' if bar_ceiling else 'NOT met'}); "
+             f"{'met' if bar_ceiling else 'NOT met'}{spread}); "
              + (f"{t['vs_postfix']:.1f}× Postfix (target ≥ 30×: "
                 f"{'met' if bar_postfix else 'NOT met'})." if t["vs_postfix"] is not None
                 else "Postfix not measured in this run (--compare postfix).")]

@@ -109,6 +109,15 @@ def target_check(rows, base, relay_path, cores):
     s = row["s"]
     out = {"rate": s["rate"], "of_ceiling": row.get("of_ceiling"),
            "vs_postfix": row.get("vs_postfix"), "why": row.get("why")}
+    # Each relay run over the ceiling run of the same round (runs are interleaved),
+    # when every run of both delivered everything: how much one sweep's medians can
+    # be trusted on a machine whose speed moves between runs.
+    if ceiling:
+        c = ceiling["s"]
+        if (s.get("runs_ok") == s.get("runs") and c.get("runs_ok") == c.get("runs")
+                and len(s.get("rate_runs") or []) == len(c.get("rate_runs") or []) > 1):
+            out["of_ceiling_runs"] = [r / cr for r, cr in zip(s["rate_runs"], c["rate_runs"])
+                                      if cr > 0]
     used = s.get("cores_used") or {}
     if s.get("host_cpu_busy") is not None:
         out["other_cores"] = max(0.0, s["host_cpu_busy"] * cores - sum(used.values()))

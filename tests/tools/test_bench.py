@@ -174,6 +174,32 @@ def check_bottleneck_rule(ctx):
            "Little's law figure: %s" % why)
 
 
+def check_target_runs(ctx):
+    """The target line gives each interleaved run's share of the ceiling beside the
+    medians', and leaves it out when a run failed (the rounds no longer pair up)."""
+    import bench_markdown
+    import bench_report
+    base = {"size": 10240, "connections": 50, "shards": 2, "domains": 10,
+            "durability": "fsync"}
+    point = dict(base, axes=["load"])
+
+    def rows(relay_ok=3):
+        return [{"path": "ceiling", "point": point, "of_ceiling": 1.0,
+                 "s": {"ok": True, "rate": 50000, "runs_ok": 3, "runs": 3,
+                       "rate_runs": [40000, 50000, 60000]}},
+                {"path": "ringmta", "point": point, "of_ceiling": 0.4,
+                 "s": {"ok": True, "rate": 20000, "runs_ok": relay_ok, "runs": 3,
+                       "rate_runs": [18000, 20000, 21000][:relay_ok]}}]
+    t = bench_report.target_check(rows(), base, "ringmta", 2)
+    shares = [round(x, 3) for x in t["of_ceiling_runs"]]
+    expect(shares == [0.45, 0.4, 0.35], "per-run shares %r" % shares)
+    text = bench_markdown.target_text({"target": dict(t, vs_postfix=None), "cores": 2})
+    expect("40% of the no-relay ceiling (target ≥ 40%: met; run by run 35%–45%, "
+           "2 of 3 runs at 40% or more)" in text, "target text %r" % text)
+    t = bench_report.target_check(rows(relay_ok=2), base, "ringmta", 2)
+    expect("of_ceiling_runs" not in t, "shares from unpaired runs: %r" % t)
+
+
 def check_bench_relay(ctx):
     """bench-relay still runs on the shared benchlib: ceiling and ringmta paths."""
     js = os.path.join(ctx.workdir, "relay.json")
@@ -204,6 +230,7 @@ def check_profile_relay(ctx):
 
 
 CHECKS = [("bottleneck rule follows the readings", check_bottleneck_rule),
+          ("the target line shows every run's share of the ceiling", check_target_runs),
           ("ringmta-bench tiny sweep writes report, table and chart", check_tiny_sweep),
           ("ringmta-bench --target drives a running ringmta", check_target_mode),
           ("bench-relay on the shared benchlib", check_bench_relay),
