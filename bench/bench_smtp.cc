@@ -114,7 +114,8 @@ struct accept_all final : server_hooks {
         return std::nullopt;
     }
     void append_trace_headers(const envelope&, std::string& content) override {
-        content += "Received: from client.example by mx.example; Mon, 1 Jan 2024 00:00:00 +0000\r\n";
+        content += "Received: from client.example by mx.example; "
+                   "Mon, 1 Jan 2024 00:00:00 +0000\r\n";
     }
 };
 

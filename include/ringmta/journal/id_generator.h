@@ -52,7 +52,9 @@ constexpr std::size_t queue_id_chars = 16;
 
 inline void write_queue_id(char* out, std::uint64_t id) {
     static constexpr char digits[] = "0123456789abcdef";
-    for (int i = queue_id_chars - 1; i >= 0; --i, id >>= 4) out[i] = digits[id & 0xf];
+    for (auto i = static_cast<int>(queue_id_chars) - 1; i >= 0; --i, id >>= 4) {
+        out[i] = digits[id & 0xf];
+    }
 }
 
 inline void append_queue_id(std::string& out, std::uint64_t id) {
