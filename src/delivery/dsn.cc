@@ -29,13 +29,6 @@ constexpr std::size_t boundary_seed_chars_max = 40;    // boundary stays under 7
 constexpr std::size_t boundary_suffix_hex_digits = 16;
 constexpr std::string_view boundary_prefix = "=_rm_";  // "=_" never occurs in QP text
 
-void append_uint(std::string& out, std::uint64_t value) {
-    char digits[24];
-    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
-    (void)ec;  // 24 chars hold any 64-bit value
-    out.append(digits, end);
-}
-
 // Untrusted text as printable ASCII words separated by single spaces: CR, LF, other
 // controls and runs of white space become one space, 8-bit bytes become '?', the ends
 // are trimmed, and text past octets_max is dropped with a "[truncated]" mark.
@@ -362,7 +355,7 @@ void append_top_headers(std::string& out, const dsn_request& r, bool all_delayed
     std::string message_id = "<";
     append_token(message_id, r.queue_id, peer_text_octets_max);
     message_id.push_back('.');
-    append_uint(message_id, r.now_unix_ms);
+    runtime::append_uint(message_id, r.now_unix_ms);
     message_id.push_back('@');
     append_token(message_id, r.reporting_mta, peer_text_octets_max);
     message_id.push_back('>');

@@ -7,13 +7,13 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 
 #include "budget_table.h"
 #include "pool.h"
 #include "ringmta/runtime/log.h"
 #include "ringmta/runtime/ops.h"
+#include "ringmta/runtime/time_format.h"
 #include "ringmta/smtp/dot.h"
 #include "ringmta/smtp/dsn_params.h"
 
@@ -44,12 +44,6 @@ constexpr std::size_t pipelined_content_bytes_max = 128 * 1024;
 // The reason recorded for a job whose message record could not be read back.
 const smtp::reply unreadable{0, "4.3.0", {"the message record could not be read back from "
                                           "the journal"}};
-
-void append_decimal(std::string& out, std::uint64_t value) {
-    char digits[20];
-    std::to_chars_result r = std::to_chars(digits, digits + sizeof digits, value);
-    out.append(digits, r.ptr);
-}
 
 engine::outcome_context context_of(const engine::connection& c) {
     engine::outcome_context where{c.exchanger, c.next_hop, runtime::unix_ms()};
@@ -132,7 +126,7 @@ struct transaction {
         out += '>';
         if (c->caps.size_max > 0) {
             out += " SIZE=";
-            append_decimal(out, m.body.size());
+            runtime::append_uint(out, m.body.size());
         }
         if ((flags & journal::message_flag_8bitmime) && c->caps.eightbitmime) {
             out += " BODY=8BITMIME";
@@ -348,7 +342,7 @@ runtime::task<bool> run_transaction(transaction* t, bool reset) {
     std::string commands = t->commands(reset);
     if (content_pipelined) {
         commands += "BDAT ";
-        append_decimal(commands, m.body.size());
+        runtime::append_uint(commands, m.body.size());
         commands += " LAST\r\n";
     }
     std::vector<smtp::reply> replies;

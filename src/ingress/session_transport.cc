@@ -41,11 +41,6 @@ runtime::task<int> read_plain(session_transport* t, std::string* in, runtime::le
             runtime::io::recv_lent(t->fd, t->shared_buffers, lent, t->timeout_ms);
         co_return co_await std::move(received);
     }
-    runtime::task<int> appended = read_plain(t, in);
-    co_return co_await std::move(appended);
-}
-
-runtime::task<int> read_plain(session_transport* t, std::string* in) {
     if (!t->tls && t->shared_buffers) {
         runtime::task<int> received =
             runtime::io::recv_into(t->fd, t->shared_buffers, in, t->timeout_ms);

@@ -29,13 +29,13 @@ struct session_transport {
     char* own_buffer();
 };
 
-// Appends the plaintext that is available (waiting for some if none is): the
-// number of bytes appended, 0 at the end of the connection (EOF or close_notify),
-// or -errno (-ETIMEDOUT after timeout_ms of silence, -EPROTO for a TLS failure).
-runtime::task<int> read_plain(session_transport* t, std::string* in);
-// The same, except that when `in` is empty and the receive took a buffer of the
-// shared ring, the bytes stay there, lent in *lent (the caller parses them in
-// place and gives the buffer back before it next waits); `in` is then untouched.
+// Receives the plaintext that is available (waiting for some if none is): the
+// number of bytes, 0 at the end of the connection (EOF or close_notify), or
+// -errno (-ETIMEDOUT after timeout_ms of silence, -EPROTO for a TLS failure).
+// When `in` is empty and the receive takes a buffer of the shared ring, the bytes
+// stay there, lent in *lent (the caller parses them in place and gives the buffer
+// back before it next waits) and `in` is untouched; otherwise they are appended
+// to `in`.
 runtime::task<int> read_plain(session_transport* t, std::string* in, runtime::lent_buffer* lent);
 // Sends plaintext (encrypted first under TLS). 0 or -errno.
 runtime::task<int> write_plain(session_transport* t, std::string_view data);

@@ -14,13 +14,6 @@ namespace ringmta::observe {
 
 namespace {
 
-void append_uint(std::string& out, std::uint64_t value) {
-    char digits[24];
-    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
-    (void)ec;  // 24 chars hold any 64-bit value
-    out.append(digits, end);
-}
-
 void append_int(std::string& out, int value) {
     char digits[16];
     auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
@@ -102,7 +95,7 @@ void append_accounting_line(std::string& out, const accounting_event& e) {
     out.append(",\"ip\":");
     append_json_string(out, e.next_hop_ip);
     out.append(",\"attempt\":");
-    append_uint(out, e.attempt);
+    runtime::append_uint(out, e.attempt);
     out.append(",\"status\":\"");
     out.append(outcome_name(e.status));
     out.append("\",\"code\":");
@@ -116,9 +109,9 @@ void append_accounting_line(std::string& out, const accounting_event& e) {
     out.append(",\"tls_cipher\":");
     append_json_string(out, e.tls_cipher);
     out.append(",\"size\":");
-    append_uint(out, e.size_bytes);
+    runtime::append_uint(out, e.size_bytes);
     out.append(",\"queued_ms\":");
-    append_uint(out, e.queued_ms);
+    runtime::append_uint(out, e.queued_ms);
     out.append("}\n");
 }
 

@@ -5,17 +5,17 @@
 
 namespace ringmta::runtime {
 
-namespace {
-
-constexpr std::uint64_t ms_per_second = 1000;
-constexpr std::uint64_t seconds_per_day = 86400;
-
 void append_uint(std::string& out, std::uint64_t value) {
     char digits[24];
     auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
     (void)ec;  // 24 chars hold any 64-bit value
     out.append(digits, end);
 }
+
+namespace {
+
+constexpr std::uint64_t ms_per_second = 1000;
+constexpr std::uint64_t seconds_per_day = 86400;
 
 // Appends `value` zero-padded to `width` digits (value < 10^width).
 void append_padded(std::string& out, unsigned value, unsigned width) {
