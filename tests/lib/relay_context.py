@@ -78,7 +78,6 @@ class relay_context(check_context):
 
     def receiver(self, data_delay_s=0):
         r = receiver("127.0.0.1", free_port(), data_delay_s=data_delay_s)
-        r.port = r.server.server_address[1]
         self.receivers.append(r)
         return r
 

@@ -11,7 +11,10 @@ connection, as RFC 5321 says), until it is called with None, and `refused_at`
 stamps each refusal. With hold_replies, the replies to MAIL and RCPT wait for
 the next command, so a client that does not pipeline stalls (and the read
 times out); each message records whether its content command came while they
-waited (`pipelined`). Standard library only; every read has a timeout."""
+waited (`pipelined`). Each message records the number of the connection it came
+on (`connection`, 1 for the first accepted); first_greeting_delay_s holds back
+the first connection's greeting, as a busy server greets some clients late.
+Standard library only; every read has a timeout."""
 
 import socket
 import socketserver
@@ -26,7 +29,8 @@ MESSAGE_MAX = 16 << 20
 
 class message:
     def __init__(self, mail_from, rcpt_to, data, tls, bdat, mail_params, rcpt_params,
-                 pipelined=False):
+                 pipelined=False, connection=0):
+        self.connection = connection   # the connection's number, in accept order from 1
         self.pipelined = pipelined   # DATA/BDAT came before the MAIL and RCPT replies left
         self.rcpt_params = rcpt_params   # per recipient, the parameters after the address
         self.arrived = time.monotonic()   # when the final reply was about to be sent
@@ -43,8 +47,9 @@ class receiver:
 
     def __init__(self, host, port, cert=None, key=None, chunking=False, smtputf8=False,
                  pipelining=True, greeting=b"220 receiver.test ESMTP", name="receiver.test",
-                 dsn=False, data_delay_s=0, hold_replies=False):
+                 dsn=False, data_delay_s=0, hold_replies=False, first_greeting_delay_s=0):
         self.hold_replies = hold_replies
+        self.first_greeting_delay_s = first_greeting_delay_s
         self.dsn = dsn
         self.data_delay_s = data_delay_s   # a slow receiver: wait before each final reply
         self.data_refusal = None   # bytes: the reply to the end of DATA instead of 250
@@ -73,9 +78,10 @@ class receiver:
             def handle(self):
                 with outer.lock:
                     outer.connections += 1
+                    number = outer.connections
                 ended = [False]   # uncounted at QUIT, before the 221
                 try:
-                    outer._session(self.request, ended)
+                    outer._session(self.request, ended, number)
                 except (OSError, ValueError, ssl.SSLError):
                     pass
                 finally:
@@ -96,6 +102,7 @@ class receiver:
                 super().process_request(request, client_address)
 
         self.server = server((host, port), handler)
+        self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -126,7 +133,7 @@ class receiver:
                 self.open -= 1
                 ended[0] = True
 
-    def _session(self, sock, ended):
+    def _session(self, sock, ended, number):
         sock.settimeout(READ_TIMEOUT_S)
         # Replies go out one line per send: without this, Nagle holds each second
         # line for the client's delayed ACK (40 ms a transaction).
@@ -160,6 +167,8 @@ class receiver:
                 lines.append(b"STARTTLS")
             return lines
 
+        if number == 1:
+            time.sleep(self.first_greeting_delay_s)
         send(self.greeting)
         if not self.greeting.startswith(b"2"):
             return
@@ -215,7 +224,8 @@ class receiver:
                     if refusal.startswith(b"421"):
                         return
                     continue
-                self._store(mail_from, rcpts, data, tls, False, params, rcpt_params, pipelined)
+                self._store(mail_from, rcpts, data, tls, False, params, rcpt_params, pipelined,
+                            number)
                 time.sleep(self.data_delay_s)
                 send(b"250 2.0.0 queued")
             elif verb == b"BDAT":
@@ -225,7 +235,7 @@ class receiver:
                 chunks += stream.read(size) if size <= MESSAGE_MAX else b""
                 if len(words) > 2 and words[2].upper() == b"LAST":
                     self._store(mail_from, rcpts, chunks, tls, True, params, rcpt_params,
-                                pipelined)
+                                pipelined, number)
                     time.sleep(self.data_delay_s)
                     send(b"250 2.0.0 queued %d octets" % len(chunks))
                     chunks = b""
@@ -241,8 +251,9 @@ class receiver:
             else:
                 send(b"502 5.5.2 not implemented")
 
-    def _store(self, mail_from, rcpts, data, tls, bdat, params, rcpt_params, pipelined=False):
+    def _store(self, mail_from, rcpts, data, tls, bdat, params, rcpt_params, pipelined,
+               connection):
         with self.lock:
             self.messages.append(message(mail_from, list(rcpts), data, tls, bdat,
                                          [p.decode() for p in params], list(rcpt_params),
-                                         pipelined))
+                                         pipelined, connection))

@@ -23,6 +23,9 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from peers import (BLAST_TIMEOUT_S, check_failed, expect, free_port,  # noqa: E402
                    new_messages, read_replies, sink_process)
+from smtp_receiver import receiver  # noqa: E402
+
+TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools")
 
 def run_blast(ctx, sink, *args):
     cmd = [ctx.blast, "--server", "127.0.0.1:%d" % sink.port, "--json", "--timeout-s", "60"]
@@ -235,6 +238,59 @@ def check_sigterm(ctx):
            "no listening line: %r" % sink.stderr())
 
 
+def check_blast_start_line(ctx):
+    # The first connection is greeted a second late: without the start line the
+    # three others take all eight messages before it is ready; with it, every
+    # connection sends from the first message on.
+    late = receiver("127.0.0.1", free_port(), first_greeting_delay_s=1.0)
+    try:
+        rc, report, err = run_blast(ctx, late, "--messages", 8, "--size", 500,
+                                    "--connections", 4)
+        expect(rc == 0 and report["accepted"] == 8, "blast rc %d %r: %s" % (rc, report, err))
+        per_connection = {}
+        for m in late.received():
+            per_connection[m.connection] = per_connection.get(m.connection, 0) + 1
+    finally:
+        late.stop()
+    expect(sum(per_connection.values()) == 8, "%r messages per connection" % per_connection)
+    expect(sorted(per_connection) == [1, 2, 3, 4], "messages per connection (1 greeted "
+           "late): %r" % per_connection)
+    return "messages per connection %r" % dict(sorted(per_connection.items()))
+
+
+def check_test_summary(ctx):
+    # tools/test-summary over two builds' testlogs: a failed program's "not ok"
+    # lines come under its line, tagged with its build; the last line adds up.
+    entries = {
+        "build-a": [{"name": "p:e2e / one", "result": "OK", "duration": 1.0,
+                     "stdout": "ok - x\n3 passed, 0 failed\n"},
+                    {"name": "p:e2e / two", "result": "FAIL", "duration": 2.0,
+                     "stdout": "ok - x\nnot ok - y: 1 connection\n1 passed, 1 failed\n"}],
+        "build-b": [{"name": "p:unit / three", "result": "FAIL", "duration": 0.5,
+                     "stdout": "", "stderr": "boom\nSegmentation fault\n"}],
+    }
+    paths = []
+    for build, lines in entries.items():
+        logs = os.path.join(ctx.workdir, build, "meson-logs")
+        os.makedirs(logs, exist_ok=True)
+        paths.append(os.path.join(logs, "testlog.json"))
+        with open(paths[-1], "w") as f:
+            f.write("".join(json.dumps(e) + "\n" for e in lines))
+    p = subprocess.run([sys.executable, os.path.join(TOOLS, "test-summary")] + paths,
+                       capture_output=True, timeout=30)
+    out = p.stdout.decode().splitlines()
+    expect(out and out[-1] == "4 passed, 2 failed", "last line %r" % out[-1:])
+    at = next((i for i, line in enumerate(out) if "FAIL  [build-a] p:e2e / two" in line), None)
+    expect(at is not None and out[at + 1].strip() == "not ok - y: 1 connection",
+           "no failed check under the failed program: %r" % out)
+    at = next((i for i, line in enumerate(out) if "FAIL  [build-b] p:unit / three" in line),
+              None)
+    expect(at is not None and out[at + 2].strip() == "Segmentation fault",
+           "no output tail under the crashed program: %r" % out)
+    expect(any("ok    [build-a] p:e2e / one: 3 passed" in line for line in out),
+           "passing program's line: %r" % out)
+
+
 CHECKS = [
     ("smtplib message stored byte for byte", check_smtplib_exact_bytes),
     ("swaks message stored", check_swaks),
@@ -245,6 +301,8 @@ CHECKS = [
     ("no-pipelining sink and lock-step blast", check_no_pipelining),
     ("CHUNKING offered, BDAT stored as sent, --no-chunking", check_chunking),
     ("SIGTERM exits 0 and prints the stats", check_sigterm),
+    ("blast connections wait for each other at a start line", check_blast_start_line),
+    ("test-summary names failed checks and builds", check_test_summary),
 ]
 
 

@@ -193,10 +193,12 @@ runtime::task<void> run_connection(blast_shard* shard) {
         std::string failure;
         int rc = co_await smtp_client::open(&c.client, shard->options().server,
                                             shard->op_timeout_ms(), &failure);
+        if (attempt == 0) shard->arrive();
         if (rc < 0) {
             c.results().note_failure(failure);
             continue;
         }
+        if (attempt == 0) co_await shard->start_line();
         c.pipelining = shard->options().pipelining && c.client.capabilities().pipelining;
         const bool finished = co_await send_messages(&c);
         c.client.close();

@@ -43,6 +43,12 @@ void blast_shard::start() {
     if (_connections_live == 0) _all_done.notify();
 }
 
+void blast_shard::arrive() {
+    if (++_arrived < _connections) return;
+    for (std::coroutine_handle<> h : _at_start_line) runtime::reactor::current().schedule(h);
+    _at_start_line.clear();
+}
+
 bool blast_shard::work_left() const {
     return _next_message < _end_message && runtime::monotonic_ms() < _deadline_ms;
 }

@@ -2,8 +2,13 @@
 // numbers, the connections that send them (each takes the next number from the
 // shard's counter, so no cross-thread traffic) and the results they record.
 // Runs on its shard thread; main reads results() only after the shards joined.
+// The connections start sending together: each waits at the shard's start line
+// until every connection has opened (or failed to), so a receiver that greets
+// some connections late still gets their share and the offered concurrency is
+// the asked one from the first message.
 #pragma once
 
+#include <coroutine>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -41,6 +46,20 @@ public:
     // On the shard's thread: spawns the connections; the loop ends after the last.
     void start();
 
+    // A connection's first open attempt is over (opened or failed): counts it at
+    // the start line. The last one to arrive lets every waiting one go.
+    void arrive();
+    // Waits until every connection has arrived (at once when all have).
+    auto start_line() {
+        struct awaiter {
+            blast_shard& _s;
+            bool await_ready() const noexcept { return _s._arrived == _s._connections; }
+            void await_suspend(std::coroutine_handle<> h) { _s._at_start_line.push_back(h); }
+            void await_resume() const noexcept {}
+        };
+        return awaiter{*this};
+    }
+
     // The next message to send; false when none is left or the deadline passed.
     bool take_message(std::uint64_t& message);
     bool work_left() const;
@@ -61,6 +80,8 @@ private:
     std::uint64_t _end_message;
     unsigned _connections;
     unsigned _connections_live = 0;
+    unsigned _arrived = 0;   // connections past their first open attempt
+    std::vector<std::coroutine_handle<>> _at_start_line;
     std::uint64_t _deadline_ms;
     runtime::notifier _all_done;
     shard_results _results;
