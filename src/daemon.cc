@@ -172,13 +172,15 @@ runtime::task<void> shutdown_shard(shard* s) {
     }
     if (s->auth) s->auth->stop();  // joins the worker; a session still waiting resumes
     if (s->log) co_await s->log->durable(s->log->last_ticket());
+    const delivery::delivery_stats none;
+    const delivery::delivery_stats& d = s->delivery ? s->delivery->stats() : none;
     log_info("shard %u stopped: %llu messages accepted, %llu delivered, %llu deferred, "
-             "%llu failed; %llu contents read back from the journal",
+             "%llu failed; %llu contents read back from the journal; %llu transactions, "
+             "%llu of them pipelined behind another in one write",
              s->index, (unsigned long long)s->ingress.stats.messages,
-             (unsigned long long)(s->delivery ? s->delivery->stats().delivered : 0),
-             (unsigned long long)(s->delivery ? s->delivery->stats().deferred : 0),
-             (unsigned long long)(s->delivery ? s->delivery->stats().failed : 0),
-             (unsigned long long)(s->delivery ? s->delivery->stats().reads : 0));
+             (unsigned long long)d.delivered, (unsigned long long)d.deferred,
+             (unsigned long long)d.failed, (unsigned long long)d.reads,
+             (unsigned long long)d.transactions, (unsigned long long)d.batched);
     if (s->log) {
         log_info("shard %u journal: %s", s->index,
                  journal::describe_group_commit(s->log->stats()).c_str());

@@ -216,6 +216,19 @@ runtime::task<int> send_plain(engine::connection* c, std::string_view head,
     co_return co_await flush_tls(c);
 }
 
+runtime::task<int> send_pieces(engine::connection* c, std::span<const std::string_view> pieces) {
+    if (!c->tls) {
+        std::vector<iovec> parts;
+        parts.reserve(pieces.size());
+        for (std::string_view p : pieces) parts.push_back({const_cast<char*>(p.data()), p.size()});
+        co_return co_await runtime::io::send_all(c->fd, std::span<iovec>(parts), c->timeout_ms);
+    }
+    for (std::string_view p : pieces) {
+        if (c->tls->write(p) != tls::session::status::done) co_return -EPROTO;
+    }
+    co_return co_await flush_tls(c);
+}
+
 runtime::task<std::string> start_tls(engine::connection* c, tls::context* ctx,
                                      std::string peer_name) {
     c->tls = std::make_unique<tls::session>(*ctx, peer_name);

@@ -329,13 +329,14 @@ void engine::start_connections(pool& p) {
         hold_until_tomorrow(p);   // a budget's daily cap is spent
         return;
     }
-    // Idle connections first: they are already open, and take a job when they resume.
+    // Idle connections first: they are already open, and take a job (or a batch
+    // of them, connection::takes) when they resume.
     std::size_t woken = 0;
     while (!p.idle.empty() && woken < p.dest->ready.size()) {
         connection* c = p.idle.back();
         p.idle.pop_back();
         c->work.notify();
-        ++woken;
+        woken += c->takes;
     }
     if (p.dead_until_ms > runtime::monotonic_ms()) return;
     // A new connection takes its first job before spawn() returns (tasks start

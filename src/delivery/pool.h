@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ringmta/delivery/engine.h"
@@ -36,6 +38,9 @@ struct engine::connection {
     runtime::notifier work;          // woken when a job is waiting or on quit
     bool quit = false;
     std::uint64_t idle_since_ms = 0;
+    // Jobs the connection takes when woken: more than one when it pipelines
+    // several transactions in one write (transaction.cc, batch_jobs_max).
+    unsigned takes = 1;
 
     static constexpr std::size_t receive_bytes = 16 * 1024;
 };
@@ -109,6 +114,10 @@ runtime::task<int> send_plain(engine::connection* c, std::string_view data);
 // `head` then `tail` as one write (one sendmsg, or one run of TLS records).
 runtime::task<int> send_plain(engine::connection* c, std::string_view head,
                               std::string_view tail);
+// `pieces` in order as one write (sendmsg of them all, or one run of TLS records):
+// several pipelined transactions' commands and contents. The caller keeps the
+// pieces alive until the task ends.
+runtime::task<int> send_pieces(engine::connection* c, std::span<const std::string_view> pieces);
 // The client side of a TLS handshake on the connection: "" or why it failed.
 runtime::task<std::string> start_tls(engine::connection* c, tls::context* ctx,
                                      std::string peer_name);

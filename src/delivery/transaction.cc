@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "budget_table.h"
 #include "pool.h"
@@ -40,6 +41,13 @@ constexpr std::uint64_t quit_reply_wait_ms = 1000;
 // still reads the chunk and refuses it, so at most this much is sent in vain;
 // larger content waits for the RCPT replies.
 constexpr std::size_t pipelined_content_bytes_max = 128 * 1024;
+// A connection that sends content with its commands takes up to this many ready
+// jobs of its pool at once and pipelines their transactions in one write, up to
+// batch_bytes_max of content: a burst of mail for a domain (a group commit
+// releases many messages at once) costs one write and one read of replies per
+// batch instead of per message, on both sides.
+constexpr unsigned batch_jobs_max = 8;
+constexpr std::size_t batch_bytes_max = 256 * 1024;
 
 // The reason recorded for a job whose message record could not be read back.
 const smtp::reply unreadable{0, "4.3.0", {"the message record could not be read back from "
@@ -69,6 +77,9 @@ struct transaction {
     // A pooled connection the receiver had closed: not even RSET was answered,
     // so nothing of the job was sent and it may run again on a new connection.
     bool stale = false;
+    // A later transaction of a batch whose connection turned out stale: nothing
+    // was answered, and it goes back to the queue as it was.
+    bool unsent = false;
     int lost_error = 0;              // -errno when the connection failed mid-transaction
 
     engine::outcome_context where() const {
@@ -108,18 +119,36 @@ struct transaction {
         e->settle(*p, *j, content.get(), deferred, last, where());
     }
 
-    // RSET (after the first transaction), MAIL, every RCPT, then DATA; or, when
-    // the receiver offers CHUNKING, no DATA: the caller appends BDAT and the body.
-    // Built by appending into one buffer sized up front: no temporaries.
-    std::string commands(bool reset) const {
+    // More jobs for one write after a first transaction (defined below; a member
+    // for the engine's queue calls).
+    static runtime::task<void> gather_batch(engine* e, engine::pool* p, engine::connection* c,
+                                            std::size_t room, std::size_t bytes,
+                                            std::vector<queue::job>* jobs,
+                                            std::vector<transaction>* batch);
+
+    // What commands() appends, with room for "BDAT <size> LAST".
+    std::size_t commands_size() const {
         const queue::content& m = *content;
-        std::uint32_t flags = j->msg->flags;
         std::size_t size = 96 + m.sender.size() + m.envid.size();
         for (std::uint32_t r : j->recipients) {
             size += 48 + m.recipients[r].size() + (m.orcpt.empty() ? 0 : m.orcpt[r].size());
         }
+        return size;
+    }
+
+    std::string commands(bool reset) const {
         std::string out;
-        out.reserve(size);
+        out.reserve(commands_size());
+        append_commands(out, reset);
+        return out;
+    }
+
+    // RSET (after the first transaction), MAIL, every RCPT, then DATA; or, when
+    // the receiver offers CHUNKING, no DATA: the caller appends BDAT and the body.
+    // Appended to `out`, which the caller sized (commands_size()): no temporaries.
+    void append_commands(std::string& out, bool reset) const {
+        const queue::content& m = *content;
+        std::uint32_t flags = j->msg->flags;
         if (reset) out += "RSET\r\n";
         out += "MAIL FROM:<";
         out += m.sender;
@@ -155,7 +184,6 @@ struct transaction {
             out += "\r\n";
         }
         if (!c->caps.chunking) out += "DATA\r\n";
-        return out;
     }
 };
 
@@ -309,45 +337,103 @@ runtime::task<int> exchange_with_content(engine::connection* c, std::string comm
     co_return co_await read_replies(c, commands, replies, reply_ms, data_ms);
 }
 
+// Why the next hop cannot take a transaction as it is, if it cannot: an
+// internationalized envelope without SMTPUTF8 (RFC 6531 §3.2: it cannot be
+// downgraded), or content over the hop's SIZE. Then nothing is sent and every
+// recipient gets this reply.
+std::optional<smtp::reply> refusal_before_sending(const transaction& t) {
+    const engine::connection* c = t.c;
+    const queue::content& m = *t.content;
+    if ((t.j->msg->flags & journal::message_flag_smtputf8) && !c->caps.smtputf8) {
+        bool needs = !ascii(m.sender);
+        for (std::uint32_t r : t.j->recipients) needs = needs || !ascii(m.recipients[r]);
+        if (needs) {
+            return smtp::reply{553, "5.6.7", {"SMTPUTF8 is required, but was not offered by " +
+                                              c->exchanger + " (" + c->next_hop + ")"}};
+        }
+    }
+    if (c->caps.size_max > 0 && m.body.size() > c->caps.size_max) {
+        return smtp::reply{552, "5.3.4", {"message too big for the next hop (SIZE " +
+                                          std::to_string(c->caps.size_max) + ")"}};
+    }
+    return std::nullopt;
+}
+
+// With CHUNKING and PIPELINING, content up to pipelined_content_bytes_max goes
+// in the same write as its commands, one round trip for the transaction.
+bool content_pipelined(const engine::connection& c, const queue::content& m) {
+    return c.caps.chunking && c.caps.pipelining && m.body.size() <= pipelined_content_bytes_max;
+}
+
+void append_bdat_last(std::string& out, std::size_t size) {
+    out += "BDAT ";
+    runtime::append_uint(out, size);
+    out += " LAST\r\n";
+}
+
+// The replies to MAIL and each RCPT, from replies[at]: true when MAIL was taken,
+// with the recipients the server accepted in `*accepted` (the others have their
+// replies). When MAIL was refused every recipient has that reply, and `*alive`
+// says whether the connection goes on (not after a 421).
+bool envelope_taken(transaction* t, std::span<const smtp::reply> replies, std::size_t at,
+                    std::vector<std::uint32_t>* accepted, bool* alive) {
+    const queue::recipient_list& rcpts = t->j->recipients;
+    if (replies.size() <= at || replies[at].code >= 400 || replies[at].code < 200) {
+        const smtp::reply& refusal = replies.size() > at ? replies[at] : replies.back();
+        for (std::uint32_t r : rcpts) t->apply(r, refusal);
+        *alive = replies.size() > at && replies[at].code != 421 && replies.back().code != 421;
+        return false;
+    }
+    for (std::size_t i = 0; i < rcpts.size(); ++i) {
+        const smtp::reply& r = replies[at + 1 + i];
+        if (r.code >= 200 && r.code < 300) {
+            accepted->push_back(rcpts[i]);
+        } else {
+            t->apply(rcpts[i], r);
+        }
+    }
+    return true;
+}
+
+// The final reply concerns the accepted recipients; false after a 421.
+bool apply_final(transaction* t, const std::vector<std::uint32_t>& accepted,
+                 const smtp::reply& final_reply) {
+    for (std::uint32_t r : accepted) t->apply(r, final_reply);
+    t->e->count_transaction();
+    return final_reply.code != 421;
+}
+
+// The replies to a transaction sent with its content ([RSET], MAIL, each RCPT,
+// BDAT LAST), all answered; false when the connection is no longer usable.
+bool apply_pipelined_replies(transaction* t, std::span<const smtp::reply> replies, bool reset) {
+    std::vector<std::uint32_t> accepted;
+    bool alive = true;
+    if (!envelope_taken(t, replies, reset ? 1 : 0, &accepted, &alive)) return alive;
+    // The reply to BDAT LAST is the final one; with no recipient accepted it
+    // refuses an empty transaction and concerns nobody.
+    const smtp::reply& final_reply = replies.back();
+    if (accepted.empty()) return final_reply.code != 421;
+    return apply_final(t, accepted, final_reply);
+}
+
 // Runs one transaction; false when the connection is no longer usable.
 runtime::task<bool> run_transaction(transaction* t, bool reset) {
     engine::connection* c = t->c;
     const queue::content& m = *t->content;
-    std::uint32_t flags = t->j->msg->flags;
     const config::delivery_config& d = t->e->settings().delivery;
     auto reply_ms = static_cast<std::uint64_t>(d.reply_timeout.count());
     auto data_ms = static_cast<std::uint64_t>(d.data_timeout.count());
     const queue::recipient_list& rcpts = t->j->recipients;
-    if ((flags & journal::message_flag_smtputf8) && !c->caps.smtputf8) {
-        // RFC 6531 §3.2: an internationalized envelope cannot be downgraded.
-        bool needs = !ascii(m.sender);
-        for (std::uint32_t r : rcpts) needs = needs || !ascii(m.recipients[r]);
-        if (needs) {
-            smtp::reply refused{553, "5.6.7", {"SMTPUTF8 is required, but was not offered by " +
-                                               c->exchanger + " (" + c->next_hop + ")"}};
-            for (std::uint32_t r : rcpts) t->apply(r, refused);
-            co_return true;
-        }
-    }
-    if (c->caps.size_max > 0 && m.body.size() > c->caps.size_max) {
-        smtp::reply too_big{552, "5.3.4", {"message too big for the next hop (SIZE " +
-                                           std::to_string(c->caps.size_max) + ")"}};
-        for (std::uint32_t r : rcpts) t->apply(r, too_big);
+    if (std::optional<smtp::reply> refusal = refusal_before_sending(*t)) {
+        for (std::uint32_t r : rcpts) t->apply(r, *refusal);
         co_return true;
     }
-    // With CHUNKING and PIPELINING, content up to pipelined_content_bytes_max goes
-    // in the same write as its commands, one round trip for the transaction.
-    const bool content_pipelined = c->caps.chunking && c->caps.pipelining &&
-                                   m.body.size() <= pipelined_content_bytes_max;
+    const bool pipelined = content_pipelined(*c, m);
     std::string commands = t->commands(reset);
-    if (content_pipelined) {
-        commands += "BDAT ";
-        runtime::append_uint(commands, m.body.size());
-        commands += " LAST\r\n";
-    }
+    if (pipelined) append_bdat_last(commands, m.body.size());
     std::vector<smtp::reply> replies;
     int rc = 0;
-    if (content_pipelined) {
+    if (pipelined) {
         rc = co_await exchange_with_content(c, std::move(commands), m.body, &replies, reply_ms,
                                             data_ms);
     } else {
@@ -361,32 +447,17 @@ runtime::task<bool> run_transaction(transaction* t, bool reset) {
         t->lose(rcpts.span(), rc);
         co_return false;
     }
-    std::size_t at = reset ? 1 : 0;
-    if (replies.size() <= at || replies[at].code >= 400 || replies[at].code < 200) {
-        const smtp::reply& refusal = replies.size() > at ? replies[at] : replies.back();
-        for (std::uint32_t r : rcpts) t->apply(r, refusal);
-        co_return replies.size() > at && replies[at].code != 421 && replies.back().code != 421;
-    }
+    if (pipelined) co_return apply_pipelined_replies(t, replies, reset);
     std::vector<std::uint32_t> accepted;
-    for (std::size_t i = 0; i < rcpts.size(); ++i) {
-        const smtp::reply& r = replies[at + 1 + i];
-        if (r.code >= 200 && r.code < 300) {
-            accepted.push_back(rcpts[i]);
-        } else {
-            t->apply(rcpts[i], r);
-        }
-    }
+    bool alive = true;
+    if (!envelope_taken(t, replies, reset ? 1 : 0, &accepted, &alive)) co_return alive;
     smtp::reply final_reply;
-    if (content_pipelined) {
-        // The reply to BDAT LAST is the final one; with no recipient accepted
-        // it refuses an empty transaction and concerns nobody.
-        final_reply = replies.back();
-        if (accepted.empty()) co_return final_reply.code != 421;
-    } else if (c->caps.chunking) {
+    if (c->caps.chunking) {
         // RFC 3030: the body as it is, no dot-stuffing, in one BDAT LAST chunk.
         // Larger content is not pipelined: with no recipient accepted, none is sent.
         if (accepted.empty()) co_return true;  // the next transaction starts with RSET
-        std::string command = "BDAT " + std::to_string(m.body.size()) + " LAST\r\n";
+        std::string command;
+        append_bdat_last(command, m.body.size());
         c->timeout_ms = data_ms;
         rc = co_await send_plain(c, command, m.body);
     } else {
@@ -403,15 +474,145 @@ runtime::task<bool> run_transaction(transaction* t, bool reset) {
         c->timeout_ms = data_ms;
         rc = co_await send_plain(c, body);
     }
-    if (rc == 0 && !content_pipelined) rc = co_await read_reply(c, &final_reply);
+    if (rc == 0) rc = co_await read_reply(c, &final_reply);
     if (rc < 0) {
         t->lose(accepted, rc);
         co_return false;
     }
-    for (std::uint32_t r : accepted) t->apply(r, final_reply);
-    t->e->count_transaction();
-    co_return final_reply.code != 421;
+    co_return apply_final(t, accepted, final_reply);
 }
+
+// Runs transactions that each go with their content (content_pipelined) in one
+// write, as RFC 2920 allows (RSET, MAIL and RCPT anywhere in a group; RFC 3030
+// §4.2: BDAT too): every transaction after the connection's first starts with
+// RSET, so each is on its own whatever the one before came to. Then reads the
+// replies in order and applies each transaction's. When the connection fails
+// midway, the transactions answered in full are applied, the rest are lost
+// (retried), and a pooled connection that answered nothing at all (not even the
+// first RSET) marks the first transaction stale and the others `unsent`.
+// False when the connection is no longer usable.
+runtime::task<bool> run_batch(std::vector<transaction>* batch, bool reset) {
+    engine::connection* c = batch->front().c;
+    const config::delivery_config& d = batch->front().e->settings().delivery;
+    auto reply_ms = static_cast<std::uint64_t>(d.reply_timeout.count());
+    auto data_ms = static_cast<std::uint64_t>(d.data_timeout.count());
+    std::string text;   // every transaction's commands, one after the other
+    std::vector<std::size_t> ends;    // where each transaction's commands end in `text`
+    std::vector<std::size_t> lines;   // each transaction's reply count
+    std::size_t size = 0;
+    for (const transaction& t : *batch) size += t.commands_size();
+    text.reserve(size);
+    for (std::size_t i = 0; i < batch->size(); ++i) {
+        transaction& t = (*batch)[i];
+        const bool rset = reset || i > 0;
+        t.append_commands(text, rset);
+        append_bdat_last(text, t.content->body.size());
+        ends.push_back(text.size());
+        lines.push_back((rset ? 1 : 0) + 1 + t.j->recipients.size() + 1);
+    }
+    std::vector<std::string_view> pieces;
+    pieces.reserve(2 * batch->size());
+    for (std::size_t i = 0; i < batch->size(); ++i) {
+        std::size_t from = i == 0 ? 0 : ends[i - 1];
+        pieces.emplace_back(text.data() + from, ends[i] - from);
+        pieces.emplace_back((*batch)[i].content->body);
+    }
+    c->timeout_ms = data_ms;
+    int rc = co_await send_pieces(c, pieces);
+    bool alive = rc == 0;
+    std::vector<smtp::reply> replies;
+    for (std::size_t i = 0; i < batch->size(); ++i) {
+        transaction& t = (*batch)[i];
+        const bool rset = reset || i > 0;
+        replies.assign(lines[i], smtp::reply{});
+        std::size_t got = 0;
+        for (; rc == 0 && got < lines[i]; ++got) {
+            c->timeout_ms = got + 1 < lines[i] ? reply_ms : data_ms;
+            rc = co_await read_reply(c, &replies[got]);
+            if (rc < 0) break;
+        }
+        if (rc == 0) {
+            alive = apply_pipelined_replies(&t, replies, rset) && alive;
+            continue;
+        }
+        alive = false;
+        if (i == 0 && reset && got == 0) {
+            t.stale = true;
+        } else if (i > 0 && (*batch)[0].stale) {
+            t.unsent = true;
+        } else {
+            t.lose(t.j->recipients.span(), rc);
+        }
+    }
+    co_return alive;
+}
+
+// A transaction's outcome to the pool's budget (its adaptive backoff), to the
+// queue and the accounting log.
+void settle_transaction(engine* e, engine::pool* p, transaction* t) {
+    if (p->budget != nullptr) {
+        e->budgets().record(*p->budget, signal_of(*t, p->budget->patterns()));
+    }
+    t->settle();
+}
+
+// Whether a connection of the pool pipelines several transactions per write:
+// it sends content with its commands, and the pool draws on no budget (a budget
+// hands out a rate token and daily deliveries per transaction: wait_send_turn).
+bool batches(const engine::connection& c, const engine::pool& p) {
+    return c.caps.chunking && c.caps.pipelining && p.budgets.empty();
+}
+
+// Takes up to `room` more of the pool's ready jobs to go in one write after a
+// first transaction with `bytes` of content: each loaded, its transaction added
+// to `*batch` and its job kept in `*jobs` (reserved here, so never moved while a
+// transaction points at it). A job whose record cannot be read is deferred, one
+// the next hop cannot take is refused at once (refusal_before_sending), and one
+// whose content would not go with its commands or would take the write past
+// batch_bytes_max goes back to the queue and ends the batch.
+}  // namespace
+
+runtime::task<void> transaction::gather_batch(engine* e, engine::pool* p,
+                                              engine::connection* c, std::size_t room,
+                                              std::size_t bytes, std::vector<queue::job>* jobs,
+                                              std::vector<transaction>* batch) {
+    queue::job next;
+    for (std::size_t taken = 0; taken < room && e->take(*p, next); ++taken) {
+        if (jobs->empty()) {
+            jobs->reserve(room);
+            batch->reserve(room + 1);   // and the first transaction
+        }
+        jobs->push_back(std::move(next));
+        next = queue::job{};
+        queue::job& j = jobs->back();
+        ++j.attempts;
+        queue::content_ptr content = co_await e->load(j.msg);
+        if (!content) {
+            engine::outcome_context where{{}, {}, runtime::unix_ms()};
+            e->defer_job(*p, std::move(j), nullptr, unreadable, where);
+            jobs->pop_back();
+            continue;
+        }
+        transaction t{e, p, c, &j, std::move(content), {}, {}, {}};
+        if (std::optional<smtp::reply> refusal = refusal_before_sending(t)) {
+            for (std::uint32_t r : j.recipients) t.apply(r, *refusal);
+            settle_transaction(e, p, &t);
+            jobs->pop_back();
+            continue;
+        }
+        const std::size_t size = t.content->body.size();
+        if (!content_pipelined(*c, *t.content) || bytes + size > batch_bytes_max) {
+            --j.attempts;
+            e->requeue(*p, std::move(j));
+            jobs->pop_back();
+            break;
+        }
+        bytes += size;
+        batch->push_back(std::move(t));
+    }
+}
+
+namespace {
 
 // Waits for the next job of the pool; false when the connection should close.
 runtime::task<bool> next_job(engine* e, engine::pool* p, engine::connection* c, queue::job* j) {
@@ -490,7 +691,33 @@ runtime::task<void> run_connection(engine* e, engine::pool* p) {
                 continue;
             }
             transaction t{e, p, &c, &j, std::move(content), {}, {}, {}};
-            alive = co_await run_transaction(&t, sent > 0);
+            c.takes = batches(c, *p) ? batch_jobs_max : 1;
+            std::vector<queue::job> more;       // a batch's other jobs
+            std::vector<transaction> batch;     // and every transaction of it
+            if (c.takes > 1 && sent + 1 < per_connection && content_pipelined(c, *t.content) &&
+                !refusal_before_sending(t)) {
+                std::size_t room = std::min<std::size_t>(batch_jobs_max, per_connection - sent) - 1;
+                co_await transaction::gather_batch(e, p, &c, room, t.content->body.size(), &more,
+                                                   &batch);
+            }
+            if (batch.empty()) {
+                alive = co_await run_transaction(&t, sent > 0);
+            } else {
+                batch.insert(batch.begin(), std::move(t));
+                alive = co_await run_batch(&batch, sent > 0);
+                t = std::move(batch.front());
+                for (std::size_t i = 1; i < batch.size(); ++i) {
+                    transaction& x = batch[i];
+                    if (x.unsent) {   // the connection was stale: back to the queue as it was
+                        --x.j->attempts;
+                        e->requeue(*p, std::move(*x.j));
+                        continue;
+                    }
+                    settle_transaction(e, p, &x);
+                    e->count_batched(1);
+                    ++sent;
+                }
+            }
             if (t.stale) {
                 // Reconnect once and run the same job again, instead of deferring
                 // it for retry_min because the pooled connection had died.
@@ -512,11 +739,8 @@ runtime::task<void> run_connection(engine* e, engine::pool* p) {
                 e->defer_job(*p, std::move(j), t.content.get(), why, where);
                 break;
             }
-            if (p->budget != nullptr) {
-                e->budgets().record(*p->budget, signal_of(t, p->budget->patterns()));
-            }
             give_back_daily(e, p, j.recipients.size() - t.delivered());
-            t.settle();
+            settle_transaction(e, p, &t);
             if (!alive || ++sent >= per_connection) break;
             alive = co_await next_job(e, p, &c, &j);
         }

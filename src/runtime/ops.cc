@@ -2,6 +2,7 @@
 #include "ringmta/runtime/ops.h"
 
 #include <cerrno>
+#include <climits>
 
 namespace ringmta::runtime::io {
 
@@ -35,6 +36,27 @@ task<int> send_all(int fd, std::string_view head, std::string_view tail,
         }
     }
     co_return co_await send_all(fd, tail, timeout_ms);
+}
+
+task<int> send_all(int fd, std::span<iovec> parts, std::uint64_t timeout_ms) {
+    std::size_t first = 0;
+    while (true) {
+        while (first < parts.size() && parts[first].iov_len == 0) ++first;
+        if (first == parts.size()) co_return 0;
+        std::size_t count = std::min<std::size_t>(parts.size() - first, IOV_MAX);
+        send_vectored op(fd, parts.data() + first, count, timeout_ms);
+        int n = co_await op;
+        if (n < 0) co_return n;
+        if (n == 0) co_return -EPIPE;
+        auto sent = static_cast<std::size_t>(n);
+        for (; sent > 0; ++first) {
+            std::size_t taken = std::min(sent, parts[first].iov_len);
+            parts[first].iov_base = static_cast<char*>(parts[first].iov_base) + taken;
+            parts[first].iov_len -= taken;
+            sent -= taken;
+            if (parts[first].iov_len > 0) break;
+        }
+    }
 }
 
 task<long> read_fully(int fd, char* buffer, std::size_t bytes, std::uint64_t offset) {

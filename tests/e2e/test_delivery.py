@@ -238,6 +238,40 @@ def check_content_pipelined_with_chunking(ctx):
              len(lines_for(relay, "c@big.test", "delivered")) == 2, "two delivered lines")
 
 
+def check_batch_lost_with_the_connection(ctx):
+    """Transactions pipelined in one write behind one whose content gets 421 (the
+    receiver closes then) lose their replies with the connection: they are
+    deferred (4.4.2) and retried, and every message arrives exactly once. The
+    receiver greets the first connection 2 s late, so that the mail queues up
+    behind it and its first write carries a batch."""
+    dns = ctx.dns(["--mx-host=lost.test,mx.lost.test,10",
+                   "--host-record=mx.lost.test,127.0.0.45"])
+    peer = ctx.receiver("127.0.0.45", chunking=True, first_greeting_delay_s=2.0)
+    peer.refuse_data(b"421 4.7.0 Closing the connection")
+    relay = ctx.relay(dns.address, delivery="max_connections = 2\n")
+    count = 20
+    recipients = ["r%d@lost.test" % i for i in range(count)]
+    with smtplib.SMTP("127.0.0.1", relay.port, timeout=10) as c:
+        for r in recipients:
+            c.sendmail(SENDER, [r], b"Subject: batch\r\n\r\nbody\r\n")
+    wait_for(peer.refusals, "the first 421")
+    peer.refuse_data(None)
+    wait_for(lambda: sum(l["status"] == "delivered" for l in relay.accounting()) >= count,
+             "every recipient delivered")
+    time.sleep(0.5)   # a duplicate would arrive by now
+    arrived = sorted(r for m in peer.received() for r in m.rcpt_to)
+    expect(arrived == sorted(recipients), "%d arrived, %d distinct"
+           % (len(arrived), len(set(arrived))))
+    lines = relay.accounting()
+    delivered = sorted(l["recipient"] for l in lines if l["status"] == "delivered")
+    expect(delivered == sorted(recipients), "%d delivered lines" % len(delivered))
+    lost = [l for l in lines if l["status"] == "deferred" and l["enhanced"] == "4.4.2"]
+    expect(lost, "no transaction behind the 421 was deferred as lost: %r"
+           % [(l["status"], l["code"], l["enhanced"]) for l in lines][:10])
+    print("# %d refused with 421, %d lost with the connection and retried"
+          % (len(peer.refusals()), len(lost)))
+
+
 def check_required_tls_refuses_plaintext_receiver(ctx):
     dns = tls_receiver_dns(ctx, "plain.test", "127.0.0.25")
     peer = ctx.receiver("127.0.0.25")
@@ -394,7 +428,7 @@ def check_one_dsn_for_two_failed_recipients(ctx):
 CHECKS = [check_mx_preference_then_failover, check_implicit_mx,
           check_null_mx_bounces_with_5_1_10, check_nxdomain_bounces_with_5_1_2,
           check_dns_failure_defers, check_opportunistic_tls_and_chunking,
-          check_content_pipelined_with_chunking,
+          check_content_pipelined_with_chunking, check_batch_lost_with_the_connection,
           check_required_tls_refuses_plaintext_receiver,
           check_verify_refuses_bad_certificate_accepts_good, check_dsn_parameters_passed_on,
           check_notify_success_to_hop_without_dsn_is_relayed, check_notify_never_and_ret_full,

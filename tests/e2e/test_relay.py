@@ -309,6 +309,86 @@ def check_connection_limit(ctx):
            % stats["connections"])
 
 
+def pipelined_behind(relay):
+    """Transactions the shards pipelined behind another in one write, from their
+    shutdown lines (the relay must have stopped)."""
+    found = re.findall(r"(\d+) transactions, (\d+) of them pipelined behind another",
+                       relay.log())
+    expect(len(found) == 2, "shutdown lines: %r" % found)
+    return sum(int(batched) for _, batched in found)
+
+
+def blast_recipients(ctx, relay, count, domain_format):
+    blast = subprocess.run([ctx.blast_exe, "--server", "127.0.0.1:%d" % relay.port,
+                            "--messages", str(count), "--size", "2000", "--connections", "12",
+                            "--domain-format", domain_format, "--json"],
+                           capture_output=True, timeout=120)
+    expect(blast.returncode == 0, "blast: %s" % blast.stderr.decode()[-300:])
+    return ["user%d@%s" % (i, domain_format % 0) for i in range(count)]
+
+
+def check_batched_transactions(ctx):
+    # One connection a shard: mail piles up behind the transaction under way, and
+    # the next write carries up to 8 transactions (each after RSET, content with
+    # BDAT LAST). Recipients matching "user1" are refused at RCPT in the middle
+    # of such writes: each recipient still gets its own outcome, once.
+    sink = ctx.sink("batched", "--rcpt-reply", "550 5.1.1 No such user",
+                    "--reply-match", "user1")
+    relay = ctx.relay({"*": "127.0.0.1:%d" % sink.port},
+                      extra="[delivery]\nmax_connections = 2\n")
+    count = 300
+    recipients = blast_recipients(ctx, relay, count, "batch%u.example")
+    refused = {r for r in recipients if "user1" in r}
+    lines = relay.wait_accounting(
+        lambda ls: len([l for l in ls if l["recipient"].endswith("@batch0.example")]) >= count,
+        "an outcome for each of %d recipients" % count)
+    outcomes = sorted((l["recipient"], l["status"], l["code"]) for l in lines
+                      if l["recipient"].endswith("@batch0.example"))
+    want = sorted((r, "failed", 550) if r in refused else (r, "delivered", 250)
+                  for r in recipients)
+    expect(outcomes == want, "%d outcomes, %d as expected" % (
+        len(outcomes), len(set(outcomes) & set(want))))
+    stems = new_messages(sink, set(), count)   # the delivered ones and a DSN per refusal
+    arrived = sorted(r for s in stems for r in sink.load(s)[0]["rcpt_to"])
+    expect(arrived == sorted([r for r in recipients if r not in refused] +
+                             ["blast@sender.example.org"] * len(refused)),
+           "%d recipients arrived at the sink" % len(arrived))
+    expect(relay.stop() == 0, "ringmta did not exit 0 on SIGTERM")
+    batched = pipelined_behind(relay)
+    expect(batched > 0, "no transaction was pipelined behind another")
+    print("# %d of %d transactions pipelined behind another" % (batched, count + len(refused)))
+
+
+def check_batch_cut_by_421(ctx):
+    # The sink answers 421 to the first two messages' content: the transactions
+    # pipelined after it in the same write are answered (or lost with the
+    # connection) and retried; every message arrives exactly once.
+    sink = ctx.sink("cut", "--data-reply", "421 4.7.0 Closing", "--reply-count", "2")
+    relay = ctx.relay({"*": "127.0.0.1:%d" % sink.port},
+                      extra='[delivery]\nmax_connections = 2\nretry_min = "1s"\n')
+    count = 200
+    recipients = blast_recipients(ctx, relay, count, "cut%u.example")
+    lines = relay.wait_accounting(
+        lambda ls: sum(l["status"] == "delivered" for l in ls) >= count,
+        "every recipient delivered")
+    delivered = sorted(l["recipient"] for l in lines if l["status"] == "delivered")
+    expect(delivered == sorted(recipients), "%d delivered lines, %d distinct"
+           % (len(delivered), len(set(delivered))))
+    deferred = [l for l in lines if l["status"] == "deferred"]
+    expect(sum(l["code"] == 421 for l in deferred) == 2, "deferred: %r" % deferred[:4])
+    stats = sink.wait_stats(lambda s: s["messages"] >= count)
+    expect(stats["messages"] == count and stats["rejected"] == 2, "sink %r" % stats)
+    arrived = sorted(r for s in new_messages(sink, set(), count)
+                     for r in sink.load(s)[0]["rcpt_to"])
+    expect(arrived == sorted(recipients), "%d arrived, %d distinct"
+           % (len(arrived), len(set(arrived))))
+    expect(relay.stop() == 0, "ringmta did not exit 0 on SIGTERM")
+    batched = pipelined_behind(relay)
+    expect(batched > 0, "no transaction was pipelined behind another")
+    print("# %d deferred attempts, %d transactions pipelined behind another"
+          % (len(deferred), batched))
+
+
 def check_idle_timeout(ctx):
     relay = ctx.relay({"*": "127.0.0.1:9"}, extra='idle_timeout = "1s"\n',
                       section_extra="ingress")
@@ -676,7 +756,8 @@ CHECKS = [check_exact_bytes_smtplib, check_swaks, check_pipelined_transactions,
           check_input_in_pieces,
           check_relay_refused, check_kill9_after_250, check_retry_after_451,
           check_dsn_after_550, check_bodies_read_back_without_cache, check_no_partial_message, check_limits, check_config_errors,
-          check_connection_limit, check_idle_timeout, check_sigterm_mid_session,
+          check_connection_limit, check_batched_transactions, check_batch_cut_by_421,
+          check_idle_timeout, check_sigterm_mid_session,
           check_recipients_split_by_route, check_mixed_recipient_replies,
           check_retry_time_survives_restart, check_spool_full_then_resumes,
           check_compaction_frees_pinned_segments,

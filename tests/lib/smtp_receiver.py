@@ -6,7 +6,7 @@ envelope, the TLS version, cipher and SNI it was received under, and whether it
 came by BDAT. It counts the connections open at once (`peak`), records when
 each was accepted (`accepted`, monotonic) and stamps each message with its
 arrival time, for throttle tests; refuse_data() makes it answer a reply such as
-421 to the end of DATA instead of storing the message (a 421 closes the
+421 to the end of DATA (or BDAT LAST) instead of storing the message (a 421 closes the
 connection, as RFC 5321 says), until it is called with None, and `refused_at`
 stamps each refusal. With hold_replies, the replies to MAIL and RCPT wait for
 the next command, so a client that does not pipeline stalls (and the read
@@ -52,7 +52,7 @@ class receiver:
         self.first_greeting_delay_s = first_greeting_delay_s
         self.dsn = dsn
         self.data_delay_s = data_delay_s   # a slow receiver: wait before each final reply
-        self.data_refusal = None   # bytes: the reply to the end of DATA instead of 250
+        self.data_refusal = None   # bytes: the reply to the end of DATA or BDAT LAST, not 250
         self.refused_at = []       # monotonic times of the refusals
         self.messages = []
         self.connections = 0
@@ -215,12 +215,8 @@ class receiver:
                     if not chunk or chunk == b".\r\n":
                         break
                     data += chunk[1:] if chunk.startswith(b"..") else chunk
-                with self.lock:
-                    refusal = self.data_refusal
-                    if refusal is not None:
-                        self.refused_at.append(time.monotonic())
+                refusal = self._refuse(send)
                 if refusal is not None:
-                    send(refusal)
                     if refusal.startswith(b"421"):
                         return
                     continue
@@ -234,6 +230,12 @@ class receiver:
                 size = int(words[1])
                 chunks += stream.read(size) if size <= MESSAGE_MAX else b""
                 if len(words) > 2 and words[2].upper() == b"LAST":
+                    refusal = self._refuse(send)
+                    if refusal is not None:
+                        chunks = b""
+                        if refusal.startswith(b"421"):   # RFC 5321: 421 closes
+                            return
+                        continue
                     self._store(mail_from, rcpts, chunks, tls, True, params, rcpt_params,
                                 pipelined, number)
                     time.sleep(self.data_delay_s)
@@ -250,6 +252,17 @@ class receiver:
                 return
             else:
                 send(b"502 5.5.2 not implemented")
+
+    def _refuse(self, send):
+        """Sends the refusal set for the end of a message's content, if one is
+        set, and returns it (else None)."""
+        with self.lock:
+            refusal = self.data_refusal
+            if refusal is not None:
+                self.refused_at.append(time.monotonic())
+        if refusal is not None:
+            send(refusal)
+        return refusal
 
     def _store(self, mail_from, rcpts, data, tls, bdat, params, rcpt_params, pipelined,
                connection):

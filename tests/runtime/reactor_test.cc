@@ -98,6 +98,40 @@ TEST_CASE("send_all delivers everything across short writes while a reader drain
 
 namespace {
 
+// 1,500 pieces (more than IOV_MAX at once), some empty, of different lengths.
+task<void> write_pieces_then_wait(int a, int b, std::string* want, std::string* got) {
+    notifier done;
+    spawn(read_all(b, got, &done));
+    std::vector<std::string> pieces;
+    for (int i = 0; i < 1500; ++i) {
+        pieces.emplace_back(std::size_t(i % 7 == 0 ? 0 : 1 + (i * 37) % 200), char('a' + i % 26));
+        *want += pieces.back();
+    }
+    std::vector<iovec> parts;
+    for (std::string& p : pieces) parts.push_back({p.data(), p.size()});
+    int sent = co_await io::send_all(a, std::span<iovec>(parts), 2000);
+    CHECK(sent == 0);
+    ::shutdown(a, SHUT_WR);
+    co_await done.wait();
+}
+
+}  // namespace
+
+TEST_CASE("send_all of pieces sends them in order across short writes and IOV_MAX") {
+    int fds[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+    int small = 4096;  // force short writes that end inside a piece
+    setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    std::string want, got;
+    run_test([&] { return write_pieces_then_wait(fds[0], fds[1], &want, &got); });
+    CHECK(want.size() > 100000);
+    CHECK(got == want);
+    close(fds[0]);
+    close(fds[1]);
+}
+
+namespace {
+
 task<void> recv_times_out(int fd, int* result) {
     char c;
     io::recv op(fd, &c, 1, 50);

@@ -50,6 +50,7 @@ struct delivery_stats {
     std::uint64_t expired = 0;
     std::uint64_t connections = 0;
     std::uint64_t transactions = 0;
+    std::uint64_t batched = 0;              // transactions pipelined behind another in one write
     std::uint64_t bounces = 0;
     std::uint64_t tls_connections = 0;      // STARTTLS completed
     std::uint64_t exchanger_failures = 0;   // a candidate failed and the next was tried
@@ -122,6 +123,7 @@ public:
     const delivery_stats& stats() const { return _stats; }
     const config::config& settings() const { return _cfg; }
     void count_transaction() { ++_stats.transactions; }
+    void count_batched(std::uint64_t n) { _stats.batched += n; }
 
     struct pool;
     struct connection;

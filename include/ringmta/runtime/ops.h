@@ -14,6 +14,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 #include "ringmta/runtime/reactor.h"
@@ -173,6 +174,11 @@ task<int> send_all(int fd, std::string_view data, std::uint64_t timeout_ms);
 // sendmsg while both fit in the socket's buffer.
 task<int> send_all(int fd, std::string_view head, std::string_view tail,
                    std::uint64_t timeout_ms);
+
+// Sends all of `parts`, in order, as if they were one buffer: one sendmsg while they
+// fit in the socket's buffer (and IOV_MAX). The caller keeps `parts` and what they
+// point at alive until the task ends; the entries are advanced past what was sent.
+task<int> send_all(int fd, std::span<iovec> parts, std::uint64_t timeout_ms);
 
 // Reads from `fd` at `offset` until `bytes` are read or EOF; returns bytes read or -errno.
 task<long> read_fully(int fd, char* buffer, std::size_t bytes, std::uint64_t offset);
