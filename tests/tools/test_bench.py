@@ -216,7 +216,8 @@ def check_bench_relay(ctx):
 
 def check_profile_relay(ctx):
     """tools/profile-relay (bash) on 1,000 messages: every one delivered (else it
-    exits 1), and the rate and CPU figures it prints are positive numbers."""
+    exits 1), the rate and CPU figures it prints are positive numbers, and so are
+    its shard threads' voluntary context switches."""
     p = subprocess.run([os.path.join(ctx.tools, "profile-relay"), "--build", ctx.build,
                         "--messages", "1000", "--connections", "5"],
                        capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
@@ -227,6 +228,12 @@ def check_profile_relay(ctx):
     expect(rate is not None and cpu is not None, "output %r" % p.stdout)
     expect(float(rate.group(1)) > 0 and float(cpu.group(1)) > 0 and float(cpu.group(2)) > 0,
            "figures %r" % p.stdout)
+    # The shard threads sleep in io_uring_enter between a few connections' messages:
+    # their voluntary switches are read from /proc and cannot all be zero.
+    switches = re.search(r"context switches per message \(ringmta's lasting threads\): "
+                         r"([0-9.]+) voluntary, ([0-9.]+) involuntary", p.stdout)
+    expect(switches is not None and float(switches.group(1)) > 0,
+           "context switch line %r" % p.stdout)
 
 
 CHECKS = [("bottleneck rule follows the readings", check_bottleneck_rule),
