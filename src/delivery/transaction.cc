@@ -706,6 +706,7 @@ runtime::task<void> run_connection(engine* e, engine::pool* p) {
                 batch.insert(batch.begin(), std::move(t));
                 alive = co_await run_batch(&batch, sent > 0);
                 t = std::move(batch.front());
+                const unsigned sent_before = sent;
                 for (std::size_t i = 1; i < batch.size(); ++i) {
                     transaction& x = batch[i];
                     if (x.unsent) {   // the connection was stale: back to the queue as it was
@@ -714,9 +715,9 @@ runtime::task<void> run_connection(engine* e, engine::pool* p) {
                         continue;
                     }
                     settle_transaction(e, p, &x);
-                    e->count_batched(1);
                     ++sent;
                 }
+                e->count_batched(sent - sent_before);
             }
             if (t.stale) {
                 // Reconnect once and run the same job again, instead of deferring

@@ -80,13 +80,19 @@ task<void> write_then_wait(int a, int b, std::string* got) {
     co_await done.wait();
 }
 
+// A connected pair whose first end has a 4 KiB send buffer, so that a large send
+// is cut into many short writes (some ending inside an iovec piece).
+void pair_with_small_send_buffer(int fds[2]) {
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+    int small = 4096;
+    setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+}
+
 }  // namespace
 
 TEST_CASE("send_all delivers everything across short writes while a reader drains") {
     int fds[2];
-    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
-    int small = 4096;  // force many short writes
-    setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    pair_with_small_send_buffer(fds);
     std::string got;
     run_test([&] { return write_then_wait(fds[0], fds[1], &got); });
     CHECK(got.size() == 100000);
@@ -119,9 +125,7 @@ task<void> write_pieces_then_wait(int a, int b, std::string* want, std::string* 
 
 TEST_CASE("send_all of pieces sends them in order across short writes and IOV_MAX") {
     int fds[2];
-    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
-    int small = 4096;  // force short writes that end inside a piece
-    setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    pair_with_small_send_buffer(fds);
     std::string want, got;
     run_test([&] { return write_pieces_then_wait(fds[0], fds[1], &want, &got); });
     CHECK(want.size() > 100000);
